@@ -224,7 +224,7 @@ class Writer:
     def varint(self, v: int) -> None:
         self._buf += encode_varint(v)
 
-    def opaque(self, data: bytes) -> None:
+    def opaque(self, data: bytes | bytearray) -> None:
         self._buf += encode_varint(len(data))
         self._buf += data
 
@@ -243,7 +243,7 @@ class Writer:
         inner = Writer()
         for v in items:
             item(inner, v)
-        self.opaque(inner._buf)  # noqa: SLF001 - same class
+        self.opaque(inner._buf)
 
     def struct(self, value: Struct) -> None:
         value.encode(self)
@@ -318,4 +318,3 @@ __all__ = [
     "write_opaque_item",
     "write_structs",
 ]
-
