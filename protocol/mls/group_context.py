@@ -15,15 +15,15 @@ MLS10 = 1
 class GroupContext(Struct):
     """::
 
-        struct {
-            ProtocolVersion version = mls10;
-            CipherSuite cipher_suite;
-            opaque group_id<V>;
-            uint64 epoch;
-            opaque tree_hash<V>;
-            opaque confirmed_transcript_hash<V>;
-            Extension extensions<V>;
-        } GroupContext;
+    struct {
+        ProtocolVersion version = mls10;
+        CipherSuite cipher_suite;
+        opaque group_id<V>;
+        uint64 epoch;
+        opaque tree_hash<V>;
+        opaque confirmed_transcript_hash<V>;
+        Extension extensions<V>;
+    } GroupContext;
     """
 
     cipher_suite: int
