@@ -1,0 +1,704 @@
+"""Message framing structs (RFC 9420 §6): syntax only.
+
+Protecting and unprotecting messages (signatures, membership tags, the
+encryption of PrivateMessage) lives in a separate module built on these.
+The byte strings that get signed, MACed or used as AEAD associated data are
+produced here:
+
+* :func:`framed_content_tbs` / :meth:`AuthenticatedContent.tbs` — ``FramedContentTBS``;
+* :func:`authenticated_content_tbm` / :meth:`PublicMessage.tbm` — ``AuthenticatedContentTBM``;
+* :meth:`AuthenticatedContent.confirmed_transcript_hash_input` and
+  :meth:`AuthenticatedContent.interim_transcript_hash_input` (§8.2);
+* :meth:`PrivateMessage.content_aad` (``PrivateContentAAD``) and
+  :meth:`PrivateMessage.sender_data_aad` (``SenderDataAAD``).
+
+Union fields hold the arm's value and derive the tag from its Python type:
+``FramedContent.content`` is ``bytes`` (application data), a
+:class:`~.proposals.Proposal` or a :class:`~.commit.Commit`;
+``MLSMessage.body`` is a :class:`PublicMessage`, :class:`PrivateMessage`,
+:class:`~.welcome.Welcome`, :class:`~.welcome.GroupInfo` or
+:class:`~.key_package.KeyPackage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TypeAlias
+
+from ..codec import Reader, Struct, Writer
+from ..errors import DecodeError, UsageError
+from .commit import Commit
+from .group_context import MLS10, GroupContext
+from .key_package import KeyPackage
+from .proposals import Proposal
+from .welcome import GroupInfo, Welcome
+
+
+class WireFormat(IntEnum):
+    """IANA "MLS Wire Formats" registry (§17.2): the ones an MLSMessage can carry."""
+
+    PUBLIC_MESSAGE = 0x0001
+    PRIVATE_MESSAGE = 0x0002
+    WELCOME = 0x0003
+    GROUP_INFO = 0x0004
+    KEY_PACKAGE = 0x0005
+
+
+class ContentType(IntEnum):
+    """``enum { reserved(0), application(1), proposal(2), commit(3), (255) }``"""
+
+    APPLICATION = 1
+    PROPOSAL = 2
+    COMMIT = 3
+
+
+class SenderType(IntEnum):
+    """``enum { reserved(0), member(1), external(2), new_member_proposal(3),
+    new_member_commit(4), (255) } SenderType``"""
+
+    MEMBER = 1
+    EXTERNAL = 2
+    NEW_MEMBER_PROPOSAL = 3
+    NEW_MEMBER_COMMIT = 4
+
+
+#: The ``FramedContent`` select: application data, a Proposal or a Commit.
+Content: TypeAlias = bytes | Proposal | Commit
+
+
+def content_type_of(content: Content) -> ContentType:
+    """The ContentType of a content value (``bytes`` is application data)."""
+    if isinstance(content, bytes):
+        return ContentType.APPLICATION
+    if isinstance(content, Proposal):
+        return ContentType.PROPOSAL
+    if isinstance(content, Commit):
+        return ContentType.COMMIT
+    raise UsageError(f"not an MLS content: {type(content).__name__}")
+
+
+def _read_content_type(r: Reader) -> ContentType:
+    value = r.uint8()
+    if value == ContentType.APPLICATION:
+        return ContentType.APPLICATION
+    if value == ContentType.PROPOSAL:
+        return ContentType.PROPOSAL
+    if value == ContentType.COMMIT:
+        return ContentType.COMMIT
+    raise r.error(f"unknown content type {value}")
+
+
+def _write_content(w: Writer, content: Content) -> None:
+    if isinstance(content, bytes):
+        w.opaque(content)
+    else:
+        content.encode(w)
+
+
+def _read_content(r: Reader, content_type: int) -> Content:
+    if content_type == ContentType.APPLICATION:
+        return r.opaque()
+    if content_type == ContentType.PROPOSAL:
+        return Proposal.decode(r)
+    if content_type == ContentType.COMMIT:
+        return Commit.decode(r)
+    raise r.error(f"unknown content type {content_type}")
+
+
+@dataclass(frozen=True, slots=True)
+class Sender(Struct):
+    """::
+
+        struct {
+            SenderType sender_type;
+            select (Sender.sender_type) {
+                case member:              uint32 leaf_index;
+                case external:            uint32 sender_index;
+                case new_member_commit:
+                case new_member_proposal: struct{};
+            };
+        } Sender;
+
+    ``index`` is the leaf index (member) or the index into ``external_senders``
+    (external), and ``None`` for the two new-member types.
+    """
+
+    sender_type: SenderType
+    index: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.sender_type in (SenderType.MEMBER, SenderType.EXTERNAL):
+            if self.index is None:
+                raise UsageError("member and external senders carry an index")
+        elif self.sender_type in (SenderType.NEW_MEMBER_PROPOSAL, SenderType.NEW_MEMBER_COMMIT):
+            if self.index is not None:
+                raise UsageError("new-member senders carry no index")
+        else:
+            raise UsageError(f"unknown sender type {self.sender_type}")
+
+    @classmethod
+    def member(cls, leaf_index: int) -> Sender:
+        return cls(SenderType.MEMBER, leaf_index)
+
+    @classmethod
+    def external(cls, sender_index: int) -> Sender:
+        return cls(SenderType.EXTERNAL, sender_index)
+
+    @classmethod
+    def new_member_proposal(cls) -> Sender:
+        return cls(SenderType.NEW_MEMBER_PROPOSAL)
+
+    @classmethod
+    def new_member_commit(cls) -> Sender:
+        return cls(SenderType.NEW_MEMBER_COMMIT)
+
+    def encode(self, w: Writer) -> None:
+        w.uint8(self.sender_type)
+        if self.index is not None:
+            w.uint32(self.index)
+
+    @classmethod
+    def decode(cls, r: Reader) -> Sender:
+        sender_type = r.uint8()
+        if sender_type == SenderType.MEMBER:
+            return cls(SenderType.MEMBER, r.uint32())
+        if sender_type == SenderType.EXTERNAL:
+            return cls(SenderType.EXTERNAL, r.uint32())
+        if sender_type == SenderType.NEW_MEMBER_PROPOSAL:
+            return cls(SenderType.NEW_MEMBER_PROPOSAL)
+        if sender_type == SenderType.NEW_MEMBER_COMMIT:
+            return cls(SenderType.NEW_MEMBER_COMMIT)
+        raise r.error(f"unknown sender type {sender_type}")
+
+
+@dataclass(frozen=True, slots=True)
+class FramedContent(Struct):
+    """::
+
+    struct {
+        opaque group_id<V>;
+        uint64 epoch;
+        Sender sender;
+        opaque authenticated_data<V>;
+
+        ContentType content_type;
+        select (FramedContent.content_type) {
+            case application: opaque application_data<V>;
+            case proposal:    Proposal proposal;
+            case commit:      Commit commit;
+        };
+    } FramedContent;
+    """
+
+    group_id: bytes
+    epoch: int
+    sender: Sender
+    authenticated_data: bytes
+    content: Content
+
+    @property
+    def content_type(self) -> ContentType:
+        return content_type_of(self.content)
+
+    def encode(self, w: Writer) -> None:
+        w.opaque(self.group_id)
+        w.uint64(self.epoch)
+        self.sender.encode(w)
+        w.opaque(self.authenticated_data)
+        w.uint8(self.content_type)
+        _write_content(w, self.content)
+
+    @classmethod
+    def decode(cls, r: Reader) -> FramedContent:
+        group_id = r.opaque()
+        epoch = r.uint64()
+        sender = Sender.decode(r)
+        authenticated_data = r.opaque()
+        content = _read_content(r, _read_content_type(r))
+        return cls(group_id, epoch, sender, authenticated_data, content)
+
+
+@dataclass(frozen=True, slots=True)
+class FramedContentAuthData:
+    """::
+
+        struct {
+            opaque signature<V>;
+            select (FramedContent.content_type) {
+                case commit:      MAC confirmation_tag;
+                case application:
+                case proposal:    struct{};
+            };
+        } FramedContentAuthData;
+
+    Not a plain :class:`~cove.protocol.codec.Struct`: decoding needs the
+    content type, so it is ``decode(r, content_type)``.
+    """
+
+    signature: bytes
+    confirmation_tag: bytes | None = None
+
+    def encode(self, w: Writer) -> None:
+        w.opaque(self.signature)
+        if self.confirmation_tag is not None:
+            w.opaque(self.confirmation_tag)
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        self.encode(w)
+        return w.getvalue()
+
+    @classmethod
+    def decode(cls, r: Reader, content_type: int) -> FramedContentAuthData:
+        signature = r.opaque()
+        if content_type == ContentType.COMMIT:
+            return cls(signature, r.opaque())
+        return cls(signature)
+
+
+def _check_auth(content: FramedContent, auth: FramedContentAuthData) -> None:
+    if (auth.confirmation_tag is not None) != (content.content_type == ContentType.COMMIT):
+        raise UsageError("a confirmation_tag is present exactly for commits")
+
+
+def framed_content_tbs(
+    wire_format: int, content: FramedContent, context: GroupContext | None
+) -> bytes:
+    """The ``FramedContentTBS`` bytes (§6.1)::
+
+        struct {
+            ProtocolVersion version = mls10;
+            WireFormat wire_format;
+            FramedContent content;
+            select (FramedContentTBS.content.sender.sender_type) {
+                case member:
+                case new_member_commit:   GroupContext context;
+                case external:
+                case new_member_proposal: struct{};
+            };
+        } FramedContentTBS;
+
+    ``context`` is required for member and new_member_commit senders and must
+    be ``None`` for the others.
+    """
+    needs_context = content.sender.sender_type in (
+        SenderType.MEMBER,
+        SenderType.NEW_MEMBER_COMMIT,
+    )
+    if needs_context != (context is not None):
+        raise UsageError(
+            "FramedContentTBS carries the GroupContext exactly for member and "
+            "new_member_commit senders"
+        )
+    w = Writer()
+    w.uint16(MLS10)
+    w.uint16(wire_format)
+    content.encode(w)
+    if context is not None:
+        context.encode(w)
+    return w.getvalue()
+
+
+def authenticated_content_tbm(content_tbs: bytes, auth: FramedContentAuthData) -> bytes:
+    """``struct { FramedContentTBS content_tbs; FramedContentAuthData auth; }
+    AuthenticatedContentTBM`` (§6.2), the input of the membership tag."""
+    w = Writer()
+    w.fixed(content_tbs)
+    auth.encode(w)
+    return w.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedContent(Struct):
+    """::
+
+        struct {
+            WireFormat wire_format;
+            FramedContent content;
+            FramedContentAuthData auth;
+        } AuthenticatedContent;
+
+    ``wire_format`` is kept as decoded (checking it is PublicMessage or
+    PrivateMessage is the protection layer's job).
+    """
+
+    wire_format: int
+    content: FramedContent
+    auth: FramedContentAuthData
+
+    def __post_init__(self) -> None:
+        _check_auth(self.content, self.auth)
+
+    def encode(self, w: Writer) -> None:
+        w.uint16(self.wire_format)
+        self.content.encode(w)
+        self.auth.encode(w)
+
+    @classmethod
+    def decode(cls, r: Reader) -> AuthenticatedContent:
+        wire_format = r.uint16()
+        content = FramedContent.decode(r)
+        return cls(wire_format, content, FramedContentAuthData.decode(r, content.content_type))
+
+    def tbs(self, context: GroupContext | None) -> bytes:
+        """``FramedContentTBS`` for this content (see :func:`framed_content_tbs`)."""
+        return framed_content_tbs(self.wire_format, self.content, context)
+
+    def confirmed_transcript_hash_input(self) -> bytes:
+        """``ConfirmedTranscriptHashInput`` (§8.2): wire_format, content, signature."""
+        if self.content.content_type != ContentType.COMMIT:
+            raise UsageError("only a commit enters the transcript hash")
+        w = Writer()
+        w.uint16(self.wire_format)
+        self.content.encode(w)
+        w.opaque(self.auth.signature)
+        return w.getvalue()
+
+    def interim_transcript_hash_input(self) -> bytes:
+        """``InterimTranscriptHashInput`` (§8.2): ``struct { MAC confirmation_tag; }``"""
+        if self.auth.confirmation_tag is None:
+            raise UsageError("only a commit enters the transcript hash")
+        w = Writer()
+        w.opaque(self.auth.confirmation_tag)
+        return w.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class PublicMessage(Struct):
+    """::
+
+        struct {
+            FramedContent content;
+            FramedContentAuthData auth;
+            select (PublicMessage.content.sender.sender_type) {
+                case member:              MAC membership_tag;
+                case external:
+                case new_member_commit:
+                case new_member_proposal: struct{};
+            };
+        } PublicMessage;
+
+    An application message in a PublicMessage decodes (the vectors contain
+    some); refusing it is the protection layer's job (§6.2).
+    """
+
+    content: FramedContent
+    auth: FramedContentAuthData
+    membership_tag: bytes | None = None
+
+    def __post_init__(self) -> None:
+        _check_auth(self.content, self.auth)
+        is_member = self.content.sender.sender_type == SenderType.MEMBER
+        if is_member != (self.membership_tag is not None):
+            raise UsageError("a membership_tag is present exactly for member senders")
+
+    def encode(self, w: Writer) -> None:
+        self.content.encode(w)
+        self.auth.encode(w)
+        if self.membership_tag is not None:
+            w.opaque(self.membership_tag)
+
+    @classmethod
+    def decode(cls, r: Reader) -> PublicMessage:
+        content = FramedContent.decode(r)
+        auth = FramedContentAuthData.decode(r, content.content_type)
+        tag = r.opaque() if content.sender.sender_type == SenderType.MEMBER else None
+        return cls(content, auth, tag)
+
+    def authenticated_content(self) -> AuthenticatedContent:
+        return AuthenticatedContent(WireFormat.PUBLIC_MESSAGE, self.content, self.auth)
+
+    def tbm(self, context: GroupContext | None) -> bytes:
+        """``AuthenticatedContentTBM`` for this message, the membership tag's input."""
+        tbs = framed_content_tbs(WireFormat.PUBLIC_MESSAGE, self.content, context)
+        return authenticated_content_tbm(tbs, self.auth)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateContentAAD(Struct):
+    """::
+
+    struct {
+        opaque group_id<V>;
+        uint64 epoch;
+        ContentType content_type;
+        opaque authenticated_data<V>;
+    } PrivateContentAAD;
+    """
+
+    group_id: bytes
+    epoch: int
+    content_type: ContentType
+    authenticated_data: bytes
+
+    def encode(self, w: Writer) -> None:
+        w.opaque(self.group_id)
+        w.uint64(self.epoch)
+        w.uint8(self.content_type)
+        w.opaque(self.authenticated_data)
+
+    @classmethod
+    def decode(cls, r: Reader) -> PrivateContentAAD:
+        return cls(r.opaque(), r.uint64(), _read_content_type(r), r.opaque())
+
+
+@dataclass(frozen=True, slots=True)
+class SenderDataAAD(Struct):
+    """::
+
+    struct {
+        opaque group_id<V>;
+        uint64 epoch;
+        ContentType content_type;
+    } SenderDataAAD;
+    """
+
+    group_id: bytes
+    epoch: int
+    content_type: ContentType
+
+    def encode(self, w: Writer) -> None:
+        w.opaque(self.group_id)
+        w.uint64(self.epoch)
+        w.uint8(self.content_type)
+
+    @classmethod
+    def decode(cls, r: Reader) -> SenderDataAAD:
+        return cls(r.opaque(), r.uint64(), _read_content_type(r))
+
+
+@dataclass(frozen=True, slots=True)
+class SenderData(Struct):
+    """``struct { uint32 leaf_index; uint32 generation; opaque reuse_guard[4]; } SenderData;``"""
+
+    leaf_index: int
+    generation: int
+    reuse_guard: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.reuse_guard) != 4:
+            raise UsageError("reuse_guard is 4 bytes")
+
+    def encode(self, w: Writer) -> None:
+        w.uint32(self.leaf_index)
+        w.uint32(self.generation)
+        w.fixed(self.reuse_guard)
+
+    @classmethod
+    def decode(cls, r: Reader) -> SenderData:
+        return cls(r.uint32(), r.uint32(), r.fixed(4))
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateMessage(Struct):
+    """::
+
+        struct {
+            opaque group_id<V>;
+            uint64 epoch;
+            ContentType content_type;
+            opaque authenticated_data<V>;
+            opaque encrypted_sender_data<V>;
+            opaque ciphertext<V>;
+        } PrivateMessage;
+
+    An unknown ``content_type`` is refused: the ciphertext could not be parsed.
+    """
+
+    group_id: bytes
+    epoch: int
+    content_type: ContentType
+    authenticated_data: bytes
+    encrypted_sender_data: bytes
+    ciphertext: bytes
+
+    def encode(self, w: Writer) -> None:
+        w.opaque(self.group_id)
+        w.uint64(self.epoch)
+        w.uint8(self.content_type)
+        w.opaque(self.authenticated_data)
+        w.opaque(self.encrypted_sender_data)
+        w.opaque(self.ciphertext)
+
+    @classmethod
+    def decode(cls, r: Reader) -> PrivateMessage:
+        return cls(
+            group_id=r.opaque(),
+            epoch=r.uint64(),
+            content_type=_read_content_type(r),
+            authenticated_data=r.opaque(),
+            encrypted_sender_data=r.opaque(),
+            ciphertext=r.opaque(),
+        )
+
+    def content_aad(self) -> bytes:
+        """The ``PrivateContentAAD`` bytes for the content AEAD."""
+        return PrivateContentAAD(
+            self.group_id, self.epoch, self.content_type, self.authenticated_data
+        ).to_bytes()
+
+    def sender_data_aad(self) -> bytes:
+        """The ``SenderDataAAD`` bytes for the sender-data AEAD."""
+        return SenderDataAAD(self.group_id, self.epoch, self.content_type).to_bytes()
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateMessageContent:
+    """The plaintext of ``PrivateMessage.ciphertext``::
+
+        struct {
+            select (PrivateMessage.content_type) {
+                case application: opaque application_data<V>;
+                case proposal:    Proposal proposal;
+                case commit:      Commit commit;
+            };
+            FramedContentAuthData auth;
+            opaque padding[length_of_padding];
+        } PrivateMessageContent;
+
+    ``padding`` is the number of zero bytes appended by :meth:`to_bytes`.
+    :meth:`from_bytes` (or :meth:`decode`, which reads to the end of the
+    reader) needs the PrivateMessage's content type, parses the content and
+    ``auth``, and takes every remaining byte as padding: a non-zero padding
+    byte is a :class:`~cove.protocol.errors.DecodeError` (§6.3.1).
+    """
+
+    content: Content
+    auth: FramedContentAuthData
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        is_commit = content_type_of(self.content) == ContentType.COMMIT
+        if is_commit != (self.auth.confirmation_tag is not None):
+            raise UsageError("a confirmation_tag is present exactly for commits")
+        if self.padding < 0:
+            raise UsageError("padding length must be non-negative")
+
+    @property
+    def content_type(self) -> ContentType:
+        return content_type_of(self.content)
+
+    def encode(self, w: Writer) -> None:
+        _write_content(w, self.content)
+        self.auth.encode(w)
+        w.fixed(bytes(self.padding))
+
+    def to_bytes(self) -> bytes:
+        w = Writer()
+        self.encode(w)
+        return w.getvalue()
+
+    @classmethod
+    def decode(cls, r: Reader, content_type: int) -> PrivateMessageContent:
+        content = _read_content(r, content_type)
+        auth = FramedContentAuthData.decode(r, content_type)
+        start = r.position
+        padding = r.fixed(r.remaining())
+        if padding.count(0) != len(padding):
+            offset = start + next(i for i, b in enumerate(padding) if b)
+            raise DecodeError(
+                "non-zero padding byte", type_name=r.type_name or cls.__name__, offset=offset
+            )
+        return cls(content, auth, len(padding))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, content_type: int) -> PrivateMessageContent:
+        return cls.decode(Reader(data, type_name=cls.__name__), content_type)
+
+
+MLSMessageBody: TypeAlias = PublicMessage | PrivateMessage | Welcome | GroupInfo | KeyPackage
+
+
+def wire_format_of(body: MLSMessageBody) -> WireFormat:
+    if isinstance(body, PublicMessage):
+        return WireFormat.PUBLIC_MESSAGE
+    if isinstance(body, PrivateMessage):
+        return WireFormat.PRIVATE_MESSAGE
+    if isinstance(body, Welcome):
+        return WireFormat.WELCOME
+    if isinstance(body, GroupInfo):
+        return WireFormat.GROUP_INFO
+    if isinstance(body, KeyPackage):
+        return WireFormat.KEY_PACKAGE
+    raise UsageError(f"not an MLSMessage body: {type(body).__name__}")
+
+
+_BODY_DECODERS: dict[int, type[MLSMessageBody]] = {
+    WireFormat.PUBLIC_MESSAGE: PublicMessage,
+    WireFormat.PRIVATE_MESSAGE: PrivateMessage,
+    WireFormat.WELCOME: Welcome,
+    WireFormat.GROUP_INFO: GroupInfo,
+    WireFormat.KEY_PACKAGE: KeyPackage,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MLSMessage(Struct):
+    """::
+
+        struct {
+            ProtocolVersion version = mls10;
+            WireFormat wire_format;
+            select (MLSMessage.wire_format) {
+                case mls_public_message:  PublicMessage public_message;
+                case mls_private_message: PrivateMessage private_message;
+                case mls_welcome:         Welcome welcome;
+                case mls_group_info:      GroupInfo group_info;
+                case mls_key_package:     KeyPackage key_package;
+            };
+        } MLSMessage;
+
+    ``body`` is the arm's struct; ``wire_format`` follows from its type. A
+    version other than mls10 and an unknown wire format are refused.
+    """
+
+    body: MLSMessageBody
+
+    @property
+    def version(self) -> int:
+        return MLS10
+
+    @property
+    def wire_format(self) -> WireFormat:
+        return wire_format_of(self.body)
+
+    def encode(self, w: Writer) -> None:
+        w.uint16(MLS10)
+        w.uint16(self.wire_format)
+        self.body.encode(w)
+
+    @classmethod
+    def decode(cls, r: Reader) -> MLSMessage:
+        version = r.uint16()
+        if version != MLS10:
+            raise r.error(f"unsupported protocol version {version}")
+        wire_format = r.uint16()
+        body_cls = _BODY_DECODERS.get(wire_format)
+        if body_cls is None:
+            raise r.error(f"unknown wire format {wire_format}")
+        return cls(body_cls.decode(r))
+
+
+__all__ = [
+    "AuthenticatedContent",
+    "Content",
+    "ContentType",
+    "FramedContent",
+    "FramedContentAuthData",
+    "MLSMessage",
+    "MLSMessageBody",
+    "PrivateContentAAD",
+    "PrivateMessage",
+    "PrivateMessageContent",
+    "PublicMessage",
+    "Sender",
+    "SenderData",
+    "SenderDataAAD",
+    "SenderType",
+    "WireFormat",
+    "authenticated_content_tbm",
+    "content_type_of",
+    "framed_content_tbs",
+    "wire_format_of",
+]
