@@ -46,7 +46,7 @@ FORBIDDEN_IN_PROTOCOL = {
 #: module (dotted, under cove.protocol) -> extra top-level imports it may use
 PROTOCOL_EXCEPTIONS = {
     "cove.protocol.crypto": {"cryptography"},
-    "cove.protocol.crypto.random": {"os", "secrets"},
+    "cove.protocol.crypto.rng": {"os", "secrets"},
     "cove.protocol.wire": {"msgpack"},
     "cove.protocol.app": {"msgpack"},
 }

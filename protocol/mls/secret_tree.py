@@ -1,0 +1,194 @@
+"""The secret tree and its per-sender ratchets (RFC 9420 §9, §9.1, §9.2).
+
+::
+
+    encryption_secret = secret of the root
+    left(x)  = ExpandWithLabel(secret(x), "tree", "left",  KDF.Nh)
+    right(x) = ExpandWithLabel(secret(x), "tree", "right", KDF.Nh)
+
+    leaf secret --+--> ExpandWithLabel(., "handshake",   "", KDF.Nh) = handshake ratchet_0
+                  +--> ExpandWithLabel(., "application", "", KDF.Nh) = application ratchet_0
+
+    ratchet_j --+--> DeriveTreeSecret(., "nonce",  j, AEAD.Nn) = nonce_j
+                +--> DeriveTreeSecret(., "key",    j, AEAD.Nk) = key_j
+                +--> DeriveTreeSecret(., "secret", j, KDF.Nh)  = ratchet_(j+1)
+
+Forward secrecy (§9.2): a node's secret is deleted as soon as its children are
+derived, a leaf's secret as soon as its two ratchets exist, and a ratchet
+secret as soon as the next one is derived. A key is deleted once used, so a
+replayed message finds no key. Keys of generations skipped by out-of-order
+delivery are kept, at most :attr:`SecretTreeConfig.max_skipped_keys` per
+ratchet (oldest evicted first); a generation more than
+:attr:`SecretTreeConfig.max_forward_distance` ahead of the ratchet is refused
+before any derivation, so a huge generation costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TypeVar
+
+from ..crypto import Suite
+from ..crypto.labels import expand_with_label
+from ..errors import StateError, UsageError
+from . import tree_math as tm
+
+T = TypeVar("T")
+
+
+class RatchetType(IntEnum):
+    HANDSHAKE = 0
+    APPLICATION = 1
+
+
+_RATCHET_LABELS = {RatchetType.HANDSHAKE: b"handshake", RatchetType.APPLICATION: b"application"}
+
+
+@dataclass(frozen=True, slots=True)
+class SecretTreeConfig:
+    """Bounds of the out-of-order window (§9.2; RFC 9750 §8.6)."""
+
+    max_skipped_keys: int = 256
+    max_forward_distance: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.max_skipped_keys < 0 or self.max_forward_distance < 0:
+            raise UsageError("secret tree bounds must be non-negative")
+
+
+class _Ratchet:
+    """One hash ratchet: the secret of ``generation`` plus kept skipped keys."""
+
+    __slots__ = ("generation", "secret", "skipped")
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.generation = 0
+        self.skipped: OrderedDict[int, tuple[bytes, bytes]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"_Ratchet(generation={self.generation}, <redacted>)"
+
+
+class SecretTree:
+    """Lazily expanded secret tree for a group of ``n_leaves`` (a power of two) leaves."""
+
+    __slots__ = ("_config", "_n_leaves", "_nodes", "_ratchets", "_suite")
+
+    def __init__(
+        self,
+        suite: Suite,
+        encryption_secret: bytes,
+        n_leaves: int,
+        config: SecretTreeConfig | None = None,
+    ) -> None:
+        if n_leaves < 1 or n_leaves & (n_leaves - 1):
+            raise UsageError("the number of leaves must be a power of two")
+        self._suite = suite
+        self._n_leaves = n_leaves
+        self._config = config or SecretTreeConfig()
+        self._nodes: dict[int, bytes] = {tm.root(n_leaves): encryption_secret}
+        self._ratchets: dict[tuple[int, RatchetType], _Ratchet] = {}
+
+    def __repr__(self) -> str:
+        return f"SecretTree(n_leaves={self._n_leaves}, <redacted>)"
+
+    @property
+    def n_leaves(self) -> int:
+        return self._n_leaves
+
+    # -- tree -----------------------------------------------------------------
+
+    def _leaf_secret(self, leaf: int) -> bytes:
+        node = tm.NodeIndex(2 * leaf)
+        path = [node, *tm.direct_path(node, self._n_leaves)]
+        top = next((i for i, x in enumerate(path) if x in self._nodes), None)
+        if top is None:
+            raise StateError(f"the secrets of leaf {leaf} were already consumed")
+        suite, nh = self._suite, self._suite.hash_length
+        for x in reversed(path[1 : top + 1]):
+            secret = self._nodes.pop(x)
+            self._nodes[tm.left(x)] = expand_with_label(suite, secret, b"tree", b"left", nh)
+            self._nodes[tm.right(x)] = expand_with_label(suite, secret, b"tree", b"right", nh)
+        return self._nodes.pop(node)
+
+    def _ratchet(self, leaf: int, kind: RatchetType) -> _Ratchet:
+        ratchet = self._ratchets.get((leaf, kind))
+        if ratchet is not None:
+            return ratchet
+        if not 0 <= leaf < self._n_leaves:
+            raise StateError(f"leaf {leaf} is outside the tree")
+        leaf_secret = self._leaf_secret(leaf)
+        nh = self._suite.hash_length
+        for k, label in _RATCHET_LABELS.items():
+            self._ratchets[(leaf, k)] = _Ratchet(
+                expand_with_label(self._suite, leaf_secret, label, b"", nh)
+            )
+        return self._ratchets[(leaf, kind)]
+
+    # -- ratchet steps --------------------------------------------------------
+
+    def _step(self, secret: bytes, generation: int) -> tuple[bytes, bytes, bytes]:
+        """(key, nonce, next secret) of ``generation`` (DeriveTreeSecret, §9.1)."""
+        suite = self._suite
+        ctx = generation.to_bytes(4, "big")
+        return (
+            expand_with_label(suite, secret, b"key", ctx, suite.aead_key_length),
+            expand_with_label(suite, secret, b"nonce", ctx, suite.aead_nonce_length),
+            expand_with_label(suite, secret, b"secret", ctx, suite.hash_length),
+        )
+
+    def next_encryption_keys(self, leaf: int, kind: RatchetType) -> tuple[int, bytes, bytes]:
+        """For sending: (generation, key, nonce); the ratchet moves on and forgets them."""
+        r = self._ratchet(leaf, kind)
+        generation = r.generation
+        if generation >= 0xFFFFFFFF:
+            raise StateError("ratchet exhausted; a new epoch is needed")
+        key, nonce, r.secret = self._step(r.secret, generation)
+        r.generation = generation + 1
+        return generation, key, nonce
+
+    def with_decryption_keys(
+        self,
+        leaf: int,
+        kind: RatchetType,
+        generation: int,
+        use: Callable[[bytes, bytes], T],
+    ) -> T:
+        """Call ``use(key, nonce)`` for ``generation``; only if it returns is the key consumed.
+
+        A failed ``use`` (e.g. a bad AEAD tag) leaves the ratchet as it was, so a
+        forged message cannot burn the key of a genuine one.
+        """
+        r = self._ratchet(leaf, kind)
+        if generation < r.generation:
+            keys = r.skipped.get(generation)
+            if keys is None:
+                raise StateError("generation already used or outside the window")
+            result = use(*keys)
+            del r.skipped[generation]
+            return result
+        if generation - r.generation > self._config.max_forward_distance:
+            raise StateError("generation too far ahead")
+        secret = r.secret
+        skipped: list[tuple[int, tuple[bytes, bytes]]] = []
+        for g in range(r.generation, generation):
+            key, nonce, secret = self._step(secret, g)
+            skipped.append((g, (key, nonce)))
+        key, nonce, next_secret = self._step(secret, generation)
+        result = use(key, nonce)
+        r.secret = next_secret
+        r.generation = generation + 1
+        limit = self._config.max_skipped_keys
+        for g, keys in skipped[-limit:] if limit else ():
+            r.skipped[g] = keys
+        while len(r.skipped) > limit:
+            r.skipped.popitem(last=False)
+        return result
+
+    def generation(self, leaf: int, kind: RatchetType) -> int:
+        """The next generation ``leaf`` will use (or expects) for ``kind``."""
+        return self._ratchet(leaf, kind).generation
