@@ -40,6 +40,8 @@ from cryptography.hazmat.primitives import hpke as chpke
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SUITES = [1, 2, 3]
 
@@ -648,3 +650,45 @@ def test_reprs_do_not_show_secrets(suite_id: int) -> None:
             assert secret.hex() not in text
             assert repr(secret) not in text
     assert repr(s) == f"Suite({suite_id}, {s.name})"
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=50)
+@given(
+    suite_id=st.sampled_from(SUITES),
+    prk=st.binary(min_size=0, max_size=80),
+    info=st.binary(max_size=100),
+    length=st.integers(min_value=1, max_value=255 * 32),
+)
+def test_kdf_expand_matches_cryptography(
+    suite_id: int, prk: bytes, info: bytes, length: int
+) -> None:
+    ours = suite_for(suite_id).kdf_expand(prk, info, length)
+    assert ours == HKDFExpand(hashes.SHA256(), length, info).derive(prk)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    suite_id=st.sampled_from(SUITES),
+    seed=st.binary(max_size=16),
+    info=st.binary(max_size=70),
+    aad=st.binary(max_size=70),
+    pt=st.binary(max_size=300),
+)
+def test_hpke_round_trip(suite_id: int, seed: bytes, info: bytes, aad: bytes, pt: bytes) -> None:
+    s = suite_for(suite_id)
+    rng = SeededRandom(seed)
+    priv, pub = s.generate_kem_key_pair(rng)
+    enc, ct = s.hpke_seal(pub, info, aad, pt, rng)
+    assert len(ct) == len(pt) + s.aead_tag_length
+    assert s.hpke_open(priv, enc, info, aad, ct) == pt
+
+
+@settings(max_examples=50)
+@given(seed=st.binary(max_size=40), cuts=st.lists(st.integers(0, 300), max_size=6))
+def test_seeded_random_split_invariance(seed: bytes, cuts: list[int]) -> None:
+    a = SeededRandom(seed)
+    pieces = b"".join(a.random_bytes(n) for n in cuts)
+    assert pieces == SeededRandom(seed).random_bytes(sum(cuts))
