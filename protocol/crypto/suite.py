@@ -314,7 +314,8 @@ class Suite:
 
     def kdf_expand(self, prk: bytes, info: bytes, length: int) -> bytes:
         """HKDF-Expand(prk, info, length), ``0 <= length <= 255 * Nh``."""
-        if 0 <= length <= 32:
+        if 0 <= length <= self.hash_length:
+            # One block, T(1) = HMAC(prk, info || 0x01): almost every MLS call.
             return hmac.digest(prk, info + b"\x01", self._hash_name)[:length]
         return hkdf_expand(self._hash_name, self.hash_length, prk, info, length)
 

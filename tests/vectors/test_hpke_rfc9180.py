@@ -26,10 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cove.protocol.crypto import FixedRandom, suite_for
 from cove.protocol.crypto.hpke import MODE_BASE, hpke_suite
 from cove.protocol.errors import CryptoError
-
 from tests.support.vectors import cases, h, hpke_vector_dir
 
 pytestmark = pytest.mark.vectors

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cove.protocol.crypto import (
     SeededRandom,
     decrypt_with_label,
@@ -44,7 +45,6 @@ from cove.protocol.crypto import (
     verify_with_label,
 )
 from cove.protocol.errors import CryptoError
-
 from tests.support.vectors import cases, h
 
 pytestmark = pytest.mark.vectors

@@ -8,6 +8,14 @@ import hmac
 import pickle
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hpke as chpke
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cove.protocol.crypto import (
     SUPPORTED_SUITES,
     CipherSuite,
@@ -35,13 +43,6 @@ from cove.protocol.errors import (
     UnsupportedCipherSuite,
     UsageError,
 )
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import hpke as chpke
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SUITES = [1, 2, 3]
 
