@@ -1,0 +1,631 @@
+"""The relay's domain service: every rule behind the HTTP API.
+
+Handlers decode a request envelope, call one method here and encode what it
+returns. Each method runs its reads and writes in one storage transaction and
+publishes events to the :class:`~.events.Hub` only after the commit, so an
+answer (and a push) always means the change is durable.
+
+Commit ordering (``docs/decisions/0002-handshake-compare-and-set.md``): a
+handshake message is appended only if no handshake message was appended after
+the poster's ``position``; otherwise :class:`HandshakeConflict` carries the
+newer position. The relay never judges a commit, so a broken one costs the
+others one round trip and can never lock the group.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cove.protocol.errors import DecodeError
+from cove.protocol.wire import envelopes as E
+from cove.protocol.wire.auth import (
+    add_device_signing_input,
+    login_signing_input,
+    registration_signing_input,
+)
+from cove.protocol.wire.codes import ErrorCode
+from cove.protocol.wire.limits import RATE_WINDOWS, limit_row
+from cove.protocol.wire.mls_header import ContentType, WireFormat, peek_mls_header
+
+from ..config import RelayConfig
+from ..errors import (
+    AuthFailed,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    GroupNotFound,
+    HandshakeConflict,
+    InvalidInvite,
+    InvalidMLSMessage,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    RelayError,
+    Unauthorized,
+)
+from ..storage.base import MemberRecord, Session, Storage, Txn
+from .clock import Clock
+from .crypto import Token, new_id, new_invite_code, new_token, secret_hash, verify_ed25519
+from .events import Hub
+from .ratelimit import RateLimiter
+
+log = logging.getLogger("cove.relay")
+
+RELAY_ID_KEY = "relay_id"
+_RANK = {"member": 0, "moderator": 1, "owner": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated device. The token itself is not kept here."""
+
+    account_id: bytes
+    device_id: bytes
+    token_hash: bytes
+
+    def __repr__(self) -> str:
+        return f"Caller(account={self.account_id.hex()[:8]}…)"
+
+
+class Relay:
+    def __init__(
+        self,
+        config: RelayConfig,
+        storage: Storage,
+        clock: Clock,
+        *,
+        random_bytes: Callable[[int], bytes] | None = None,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.clock = clock
+        self.hub = Hub(config.limit("ws_connections_per_account"), config.limit("ws_send_queue"))
+        self.relay_id = b""
+        self._challenges: dict[bytes, float] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+        for name in (
+            "unauth_per_address",
+            "requests_per_account",
+            "kp_claims_per_requester",
+            "kp_claims_per_target",
+        ):
+            row = limit_row(name)
+            self._limiters[name] = RateLimiter(clock, config.limit(name), RATE_WINDOWS[row.unit])
+
+    async def start(self) -> None:
+        async with self.storage.write() as txn:
+            relay_id = await txn.get_meta(RELAY_ID_KEY)
+            if relay_id is None:
+                relay_id = new_id()
+                await txn.set_meta(RELAY_ID_KEY, relay_id)
+        self.relay_id = relay_id
+
+    # -- rate limits ----------------------------------------------------------
+
+    def check_rate(self, name: str, key: object) -> None:
+        wait = self._limiters[name].retry_after(key)
+        if wait:
+            raise RateLimited(wait)
+
+    # -- invites (admin CLI) ------------------------------------------------------
+
+    async def do_create_invite(self, uses: int, expires_in: int | None) -> str:
+        code = new_invite_code()
+        now = self.clock.now()
+        expires_at = None if expires_in is None else now + expires_in
+        async with self.storage.write() as txn:
+            await txn.insert_invite(secret_hash(code), uses, expires_at, now)
+        return code
+
+    # -- accounts and login ---------------------------------------------------------
+
+    async def do_register(self, req: E.RegisterRequest) -> E.RegisterResponse:
+        signed = registration_signing_input(
+            self.relay_id, req.handle, req.identity_key, req.device_key
+        )
+        verify_ed25519(req.identity_key, req.identity_sig, signed)
+        verify_ed25519(req.device_key, req.device_sig, signed)
+        if req.identity_key == req.device_key:
+            raise BadRequest("identity and device keys must differ")
+        now = self.clock.now()
+        account_id, device_id = new_id(), new_id()
+        async with self.storage.write() as txn:
+            if await txn.account_by_handle(req.handle) is not None:
+                raise Conflict("handle taken", code=ErrorCode.HANDLE_TAKEN)
+            for key in (req.identity_key, req.device_key):
+                if await txn.key_in_use(key):
+                    raise Conflict("key already registered", code=ErrorCode.KEY_IN_USE)
+            if self.config.registration != "open" and (
+                req.invite is None or not await txn.use_invite(secret_hash(req.invite), now)
+            ):
+                raise InvalidInvite("invite code unknown, used up or expired")
+            await txn.insert_account(account_id, req.handle, req.identity_key, now)
+            await txn.insert_device(device_id, account_id, req.device_key, now)
+        return E.RegisterResponse(account_id=account_id, device_id=device_id)
+
+    def do_challenge(self) -> E.ChallengeResponse:
+        lifetime = self.config.limit("challenge_lifetime")
+        now = self.clock.monotonic()
+        if len(self._challenges) >= self.config.limit("outstanding_challenges"):
+            for c, exp in list(self._challenges.items()):
+                if exp <= now:
+                    del self._challenges[c]
+            if len(self._challenges) >= self.config.limit("outstanding_challenges"):
+                raise RateLimited(lifetime)
+        challenge = new_id() + new_id()
+        self._challenges[challenge] = now + lifetime
+        return E.ChallengeResponse(challenge=challenge, relay_id=self.relay_id, expires_in=lifetime)
+
+    async def do_login(self, req: E.LoginRequest) -> E.LoginResponse:
+        expires = self._challenges.pop(req.challenge, None)  # single use, even on failure
+        if expires is None or expires <= self.clock.monotonic():
+            raise AuthFailed("login failed")
+        async with self.storage.read() as txn:
+            device = await txn.device_by_key(req.device_key)
+            account = None if device is None else await txn.account_by_id(device.account_id)
+        if device is None or account is None or account.handle != req.handle:
+            raise AuthFailed("login failed")
+        verify_ed25519(
+            req.device_key,
+            req.signature,
+            login_signing_input(self.relay_id, req.challenge, req.handle, req.device_key),
+        )
+        token = new_token()
+        expires_at = self.clock.now() + self.config.limit("token_lifetime")
+        async with self.storage.write() as txn:
+            await txn.insert_token(secret_hash(token), device.device_id, expires_at)
+        return E.LoginResponse(
+            token=str(token),
+            expires_at=expires_at,
+            account_id=account.account_id,
+            device_id=device.device_id,
+        )
+
+    async def access_caller(self, token: Token | None) -> Caller:
+        if not token:
+            raise Unauthorized("missing bearer token")
+        token_hash = secret_hash(token)
+        async with self.storage.read() as txn:
+            session: Session | None = await txn.session_by_token(token_hash, self.clock.now())
+        if session is None:
+            raise Unauthorized("unknown or expired token")
+        self.check_rate("requests_per_account", session.account_id)
+        return Caller(session.account_id, session.device_id, token_hash)
+
+    async def do_logout(self, caller: Caller) -> E.Ok:
+        async with self.storage.write() as txn:
+            await txn.delete_token(caller.token_hash)
+        return E.Ok()
+
+    async def whoami(self, caller: Caller) -> E.AccountInfo:
+        async with self.storage.read() as txn:
+            account = await txn.account_by_id(caller.account_id)
+            devices = await txn.devices_of(caller.account_id)
+        if account is None:
+            raise Unauthorized("unknown or expired token")
+        return E.AccountInfo(
+            account_id=account.account_id,
+            handle=account.handle,
+            identity_key=account.identity_key,
+            devices=tuple(E.DeviceInfo(device_id=d.device_id, device_key=d.device_key)
+                          for d in devices),
+        )  # fmt: skip
+
+    async def do_add_device(self, caller: Caller, req: E.AddDeviceRequest) -> E.DeviceInfo:
+        async with self.storage.read() as txn:
+            account = await txn.account_by_id(caller.account_id)
+        if account is None:
+            raise Unauthorized("unknown or expired token")
+        signed = add_device_signing_input(self.relay_id, account.account_id, req.device_key)
+        verify_ed25519(account.identity_key, req.identity_sig, signed)
+        verify_ed25519(req.device_key, req.device_sig, signed)
+        device_id = new_id()
+        async with self.storage.write() as txn:
+            if await txn.key_in_use(req.device_key):
+                raise Conflict("key already registered", code=ErrorCode.KEY_IN_USE)
+            await txn.insert_device(device_id, account.account_id, req.device_key, self.clock.now())
+        return E.DeviceInfo(device_id=device_id, device_key=req.device_key)
+
+    async def do_delete_account(self, caller: Caller) -> E.Ok:
+        """Delete the account, its devices, tokens, KeyPackages, inbox, memberships
+        and bans; groups left without members are deleted with their logs and blobs."""
+        async with self.storage.write() as txn:
+            groups = [g.group_id for g, _ in await txn.groups_of(caller.account_id)]
+            await txn.delete_account(caller.account_id)
+            for group_id in groups:
+                if await txn.count_members(group_id) == 0:
+                    await txn.delete_group(group_id)
+        self.hub.drop_account(caller.account_id)
+        await self.storage.checkpoint()
+        return E.Ok()
+
+    # -- KeyPackages ----------------------------------------------------------------------
+
+    @staticmethod
+    def check_key_package(data: bytes) -> None:
+        try:
+            header = peek_mls_header(data)
+        except DecodeError as exc:
+            raise InvalidMLSMessage(f"not a KeyPackage: {exc}") from None
+        if header.wire_format is not WireFormat.KEY_PACKAGE:
+            raise InvalidMLSMessage("not a KeyPackage (wire format)")
+
+    async def do_upload_key_packages(
+        self, caller: Caller, req: E.KeyPackageUpload
+    ) -> E.KeyPackageCount:
+        for kp in req.key_packages:
+            self.check_key_package(kp)
+        if req.last_resort is not None:
+            self.check_key_package(req.last_resort)
+        async with self.storage.write() as txn:
+            held, _ = await txn.count_key_packages(caller.device_id)
+            if held + len(req.key_packages) > self.config.limit("key_packages_per_device"):
+                raise RelayError("too many KeyPackages", code=ErrorCode.KEY_PACKAGE_LIMIT)
+            await txn.insert_key_packages(caller.device_id, list(req.key_packages))
+            if req.last_resort is not None:
+                await txn.set_last_resort(caller.device_id, req.last_resort)
+            one_time, last_resort = await txn.count_key_packages(caller.device_id)
+        return E.KeyPackageCount(one_time=one_time, last_resort=last_resort)
+
+    async def count_key_packages(self, caller: Caller) -> E.KeyPackageCount:
+        async with self.storage.read() as txn:
+            one_time, last_resort = await txn.count_key_packages(caller.device_id)
+        return E.KeyPackageCount(one_time=one_time, last_resort=last_resort)
+
+    async def do_claim_key_packages(self, caller: Caller, req: E.ClaimRequest) -> E.ClaimResponse:
+        """One KeyPackage per device of the target, in one transaction: one-time
+        ones are deleted as they are handed out; the last-resort one is kept."""
+        self.check_rate("kp_claims_per_requester", caller.account_id)
+        async with self.storage.write() as txn:
+            account = await txn.account_by_handle(req.handle)
+            if account is None:
+                raise NotFound("no such account")
+            self.check_rate("kp_claims_per_target", account.account_id)
+            claimed = []
+            for device in await txn.devices_of(account.account_id):
+                taken = await txn.take_key_package(device.device_id)
+                if taken is not None:
+                    claimed.append(E.ClaimedKeyPackage(
+                        device_id=device.device_id, device_key=device.device_key,
+                        key_package=taken[0], last_resort=taken[1],
+                    ))  # fmt: skip
+            if not claimed:
+                raise RelayError("no KeyPackage left", code=ErrorCode.NO_KEY_PACKAGE)
+        return E.ClaimResponse(
+            account_id=account.account_id,
+            identity_key=account.identity_key,
+            key_packages=tuple(claimed),
+        )
+
+    # -- groups -----------------------------------------------------------------------
+
+    @staticmethod
+    async def access_member_txn(txn: Txn, group_id: bytes, caller: Caller) -> MemberRecord:
+        """The caller's membership, or :class:`GroupNotFound` — the same answer
+        whether the group is missing or the caller is not (or no longer) in it."""
+        member = await txn.member(group_id, caller.account_id)
+        if member is None:
+            raise GroupNotFound()
+        return member
+
+    @staticmethod
+    def check_role(member: MemberRecord, at_least: str) -> None:
+        if _RANK[member.role] < _RANK[at_least]:
+            raise Forbidden(f"needs the {at_least} role")
+
+    async def list_groups(self, caller: Caller) -> E.GroupList:
+        async with self.storage.read() as txn:
+            rows = await txn.groups_of(caller.account_id)
+        return E.GroupList(groups=tuple(
+            E.GroupSummary(group_id=g.group_id, role=role, head_seq=g.head_seq,
+                           handshake_seq=g.handshake_seq)
+            for g, role in rows
+        ))  # fmt: skip
+
+    async def do_create_group(self, caller: Caller, req: E.CreateGroupRequest) -> E.GroupSummary:
+        async with self.storage.write() as txn:
+            if not await txn.insert_group(req.group_id, self.clock.now()):
+                raise Conflict("group exists", code=ErrorCode.GROUP_EXISTS)
+            await txn.upsert_member(req.group_id, caller.account_id, "owner", 0)
+        return E.GroupSummary(group_id=req.group_id, role="owner", head_seq=0, handshake_seq=0)
+
+    async def get_group(self, caller: Caller, group_id: bytes) -> E.GroupInfoResponse:
+        async with self.storage.read() as txn:
+            me = await self.access_member_txn(txn, group_id, caller)
+            group = await txn.group(group_id)
+            members = await txn.members(group_id)
+        assert group is not None
+        return E.GroupInfoResponse(
+            group_id=group_id,
+            head_seq=group.head_seq,
+            handshake_seq=group.handshake_seq,
+            joined_seq=me.joined_seq,
+            my_role=me.role,
+            members=tuple(E.MemberInfo(account_id=m.account_id, handle=m.handle, role=m.role)
+                          for m in members),
+            retention_seconds=group.retention_seconds,
+        )  # fmt: skip
+
+    async def do_leave_group(self, caller: Caller, group_id: bytes) -> E.Ok:
+        async with self.storage.write() as txn:
+            await self.access_member_txn(txn, group_id, caller)
+            await txn.delete_member(group_id, caller.account_id)
+            if await txn.count_members(group_id) == 0:
+                await txn.delete_group(group_id)
+        self.hub.publish([caller.account_id], E.StreamEvent(kind="removed", group_id=group_id))
+        return E.Ok()
+
+    async def do_set_role(self, caller: Caller, group_id: bytes, req: E.RoleRequest) -> E.Ok:
+        async with self.storage.write() as txn:
+            me = await self.access_member_txn(txn, group_id, caller)
+            self.check_role(me, "owner")
+            target = await txn.member(group_id, req.account_id)
+            if target is None:
+                raise NotFound("not a member")
+            if req.account_id == caller.account_id:
+                raise BadRequest("the owner hands over ownership by naming another member")
+            await txn.upsert_member(group_id, req.account_id, req.role, target.joined_seq)
+            if req.role == "owner":
+                await txn.upsert_member(group_id, caller.account_id, "moderator", me.joined_seq)
+        return E.Ok()
+
+    async def do_ban(self, caller: Caller, group_id: bytes, req: E.BanRequest) -> E.Ok:
+        removed = False
+        async with self.storage.write() as txn:
+            me = await self.access_member_txn(txn, group_id, caller)
+            self.check_role(me, "moderator")
+            if req.account_id == caller.account_id:
+                raise BadRequest("cannot ban yourself")
+            if await txn.account_by_id(req.account_id) is None:
+                raise NotFound("no such account")
+            target = await txn.member(group_id, req.account_id)
+            if req.banned:
+                if target is not None:
+                    if _RANK[target.role] >= _RANK[me.role]:
+                        raise Forbidden("cannot ban a member of equal or higher role")
+                    removed = await txn.delete_member(group_id, req.account_id)
+                await txn.set_ban(group_id, req.account_id, True)
+            else:
+                await txn.set_ban(group_id, req.account_id, False)
+        if removed:
+            self.hub.publish([req.account_id], E.StreamEvent(kind="removed", group_id=group_id))
+        return E.Ok()
+
+    async def do_set_retention(
+        self, caller: Caller, group_id: bytes, req: E.RetentionRequest
+    ) -> E.Ok:
+        async with self.storage.write() as txn:
+            me = await self.access_member_txn(txn, group_id, caller)
+            self.check_role(me, "moderator")
+            await txn.set_retention(group_id, req.max_age_seconds)
+        return E.Ok()
+
+    # -- messages ---------------------------------------------------------------------
+
+    @staticmethod
+    def check_post(group_id: bytes, req: E.PostMessageRequest) -> bool:
+        """Validate the MLS header and the request's shape; True for a handshake message."""
+        try:
+            header = peek_mls_header(req.message)
+        except DecodeError as exc:
+            raise InvalidMLSMessage(f"MLS message: {exc}") from None
+        if not header.is_framed:
+            raise InvalidMLSMessage("only PublicMessage or PrivateMessage go in a group log")
+        if header.group_id != group_id:
+            raise InvalidMLSMessage("the message's group id is not this group")
+        if (
+            header.wire_format is WireFormat.PUBLIC_MESSAGE
+            and header.content_type is ContentType.APPLICATION
+        ):
+            raise InvalidMLSMessage("application messages must be PrivateMessage (RFC 9420 §6.2)")
+        if header.is_handshake and req.position is None:
+            raise BadRequest("a handshake message needs a position")
+        if (req.welcome is None) != (req.welcome_devices is None):
+            raise BadRequest("welcome and welcome_devices go together")
+        if (req.welcome is not None or req.remove is not None) and not header.is_commit:
+            raise BadRequest("additions and removals go only with a commit")
+        if req.welcome is not None:
+            try:
+                welcome = peek_mls_header(req.welcome)
+            except DecodeError as exc:
+                raise InvalidMLSMessage(f"Welcome: {exc}") from None
+            if welcome.wire_format is not WireFormat.WELCOME:
+                raise InvalidMLSMessage("welcome is not a Welcome message")
+        if req.welcome_devices is not None and len(set(req.welcome_devices)) != len(
+            req.welcome_devices
+        ):
+            raise BadRequest("duplicate device in welcome_devices")
+        return header.is_handshake
+
+    async def do_post_message(
+        self, caller: Caller, group_id: bytes, req: E.PostMessageRequest
+    ) -> E.PostMessageResponse:
+        handshake = self.check_post(group_id, req)
+        now = self.clock.now()
+        welcomes: list[tuple[bytes, bytes, int]] = []
+        removed: list[bytes] = []
+        async with self.storage.write() as txn:
+            me = await self.access_member_txn(txn, group_id, caller)
+            earlier = await txn.message_by_idempotency_key(group_id, req.idempotency_key)
+            if earlier is not None:
+                if earlier.data != req.message:
+                    raise RelayError("idempotency key reused", code=ErrorCode.IDEMPOTENCY_MISMATCH)
+                return E.PostMessageResponse(seq=earlier.seq, duplicate=True)
+            group = await txn.group(group_id)
+            assert group is not None
+            new_accounts, devices = await self._check_additions_txn(txn, group_id, me, req)
+            to_remove = await self._check_removals_txn(txn, group_id, me, req)
+            if handshake:
+                assert req.position is not None
+                if req.position > group.head_seq:
+                    raise BadRequest("position is beyond the end of the log")
+                if group.handshake_seq > req.position:
+                    raise HandshakeConflict(group.handshake_seq)
+            seq = await txn.append_message(group, req.idempotency_key, handshake, now, req.message)
+            for account_id in new_accounts:
+                await txn.upsert_member(group_id, account_id, "member", seq)
+            if req.welcome is not None:
+                for device in devices:
+                    inbox_id = await txn.insert_inbox(
+                        device.device_id, group_id, seq, now, req.welcome
+                    )
+                    welcomes.append((device.account_id, device.device_id, inbox_id))
+            for account_id in to_remove:
+                if await txn.delete_member(group_id, account_id):
+                    removed.append(account_id)
+            recipients = await txn.member_accounts(group_id)
+        event = E.StreamEvent(kind="message", group_id=group_id, seq=seq, message=req.message)
+        self.hub.publish(recipients + removed, event)
+        for account_id, device_id, inbox_id in welcomes:
+            self.hub.publish_device(
+                account_id, device_id, E.StreamEvent(kind="welcome", seq=inbox_id)
+            )
+        for account_id in removed:
+            self.hub.publish([account_id], E.StreamEvent(kind="removed", group_id=group_id))
+        return E.PostMessageResponse(seq=seq, duplicate=False)
+
+    async def _check_additions_txn(
+        self, txn: Txn, group_id: bytes, me: MemberRecord, req: E.PostMessageRequest
+    ) -> tuple[list[bytes], list]:  # type: ignore[type-arg]
+        if req.welcome_devices is None:
+            return [], []
+        devices = await txn.devices_by_ids(list(req.welcome_devices))
+        if len(devices) != len(req.welcome_devices):
+            raise BadRequest("unknown device in welcome_devices")
+        current = set(await txn.member_accounts(group_id))
+        new_accounts = sorted({d.account_id for d in devices} - current)
+        for account_id in new_accounts:
+            if await txn.is_banned(group_id, account_id):
+                raise RelayError("account is banned from this group", code=ErrorCode.ACCOUNT_BANNED)
+            if account_id != me.account_id:
+                self.check_role(me, "moderator")
+        if len(current) + len(new_accounts) > self.config.limit("group_members"):
+            raise Forbidden("the group is full")
+        return new_accounts, devices
+
+    async def _check_removals_txn(
+        self, txn: Txn, group_id: bytes, me: MemberRecord, req: E.PostMessageRequest
+    ) -> list[bytes]:
+        if req.remove is None:
+            return []
+        self.check_role(me, "moderator")
+        out = []
+        for account_id in dict.fromkeys(req.remove):
+            if account_id == me.account_id:
+                raise BadRequest("leave with /leave, not by removing yourself")
+            target = await txn.member(group_id, account_id)
+            if target is None:
+                continue
+            if _RANK[target.role] >= _RANK[me.role]:
+                raise Forbidden("cannot remove a member of equal or higher role")
+            out.append(account_id)
+        return out
+
+    async def fetch_messages(
+        self, caller: Caller, group_id: bytes, after: int, limit: int
+    ) -> E.MessagePage:
+        limit = min(limit, self.config.limit("page_messages"))
+        async with self.storage.read() as txn:
+            me = await self.access_member_txn(txn, group_id, caller)
+            rows = await txn.messages_after(group_id, max(after, me.joined_seq), limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = rows[-1].seq if rows else max(after, me.joined_seq)
+        return E.MessagePage(
+            messages=tuple(E.LoggedMessage(seq=m.seq, message=m.data, received_at=m.received_at)
+                           for m in rows),
+            next=next_cursor,
+            more=more,
+        )  # fmt: skip
+
+    async def replay(
+        self, caller: Caller, cursors: dict[bytes, int], inbox: int | None
+    ) -> list[E.StreamEvent]:
+        """What a WebSocket resuming from ``cursors`` missed, then ``ready``.
+
+        Per group at most ``ws_resume_messages`` messages (and about 8 MiB in
+        all); beyond that a ``behind`` event tells the client to fetch by HTTP.
+        A group the caller is not in answers ``removed`` (whether or not it exists).
+        """
+        limit = self.config.limit("ws_resume_messages")
+        budget = 8 * 1024 * 1024
+        events: list[E.StreamEvent] = []
+        async with self.storage.read() as txn:
+            for group_id, after in cursors.items():
+                me = await txn.member(group_id, caller.account_id)
+                if me is None:
+                    events.append(E.StreamEvent(kind="removed", group_id=group_id))
+                    continue
+                rows = await txn.messages_after(group_id, max(after, me.joined_seq), limit + 1)
+                sent = 0
+                for m in rows[:limit]:
+                    if budget < len(m.data):
+                        break
+                    budget -= len(m.data)
+                    sent += 1
+                    events.append(E.StreamEvent(
+                        kind="message", group_id=group_id, seq=m.seq, message=m.data
+                    ))  # fmt: skip
+                if sent < len(rows):
+                    group = await txn.group(group_id)
+                    head = group.head_seq if group is not None else 0
+                    events.append(E.StreamEvent(kind="behind", group_id=group_id, seq=head))
+            if inbox is not None:
+                entries = await txn.inbox_after(caller.device_id, inbox, 100)
+                if entries:
+                    events.append(E.StreamEvent(kind="welcome", seq=entries[-1].inbox_id))
+        events.append(E.StreamEvent(kind="ready"))
+        return events
+
+    # -- inbox ----------------------------------------------------------------------
+
+    async def fetch_inbox(self, caller: Caller, after: int) -> E.InboxPage:
+        async with self.storage.read() as txn:
+            rows = await txn.inbox_after(caller.device_id, after, 100)
+        return E.InboxPage(entries=tuple(
+            E.InboxEntry(inbox_id=r.inbox_id, group_id=r.group_id, commit_seq=r.commit_seq,
+                         welcome=r.data)
+            for r in rows
+        ))  # fmt: skip
+
+    async def do_ack_inbox(self, caller: Caller, req: E.InboxAck) -> E.Ok:
+        async with self.storage.write() as txn:
+            await txn.delete_inbox_upto(caller.device_id, req.up_to)
+        return E.Ok()
+
+    # -- blobs -----------------------------------------------------------------------
+
+    async def do_upload_blob(self, caller: Caller, group_id: bytes, data: bytes) -> E.BlobRef:
+        blob_id = new_id()
+        async with self.storage.write() as txn:
+            await self.access_member_txn(txn, group_id, caller)
+            group = await txn.group(group_id)
+            assert group is not None
+            if group.blob_bytes + len(data) > self.config.limit("group_blob_quota"):
+                raise QuotaExceeded("the group's attachment quota is used up")
+            await txn.insert_blob(group_id, blob_id, data, self.clock.now())
+        return E.BlobRef(blob_id=blob_id, size=len(data))
+
+    async def download_blob(self, caller: Caller, group_id: bytes, blob_id: bytes) -> bytes:
+        async with self.storage.read() as txn:
+            await self.access_member_txn(txn, group_id, caller)
+            data = await txn.blob(group_id, blob_id)
+        if data is None:
+            raise NotFound("no such attachment")
+        return data
+
+    # -- retention -----------------------------------------------------------------------
+
+    async def do_purge(self) -> int:
+        async with self.storage.write() as txn:
+            counts = await txn.purge_expired(self.clock.now(), self.config.retention_max_age)
+        total = counts.messages + counts.blobs + counts.inbox
+        if total:
+            await self.storage.checkpoint()
+            log.info(
+                "retention purge: %d messages, %d attachments, %d welcomes",
+                counts.messages, counts.blobs, counts.inbox,
+            )  # fmt: skip
+        return total

@@ -1,0 +1,80 @@
+"""``make_app``: the relay as an aiohttp application, routes built from the
+endpoint table. Storage is opened and closed in one ``cleanup_ctx``; the
+retention purge runs as a background task; open WebSockets are closed on
+shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, web
+
+from cove.protocol.wire.api import ENDPOINTS
+
+from ..config import RelayConfig
+from ..domain.clock import Clock, SystemClock
+from ..domain.relay import Relay
+from ..storage.base import Storage
+from ..storage.sqlite import SqliteStorage
+from .errors import error_middleware
+from .handlers import HANDLERS, endpoint_handler
+from .keys import CONFIG, RELAY, SOCKETS
+from .stream import stream
+
+log = logging.getLogger("cove.relay")
+
+
+def make_app(
+    config: RelayConfig, *, clock: Clock | None = None, storage: Storage | None = None
+) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=config.limit("blob") + 1024 * 1024
+    )
+    app[CONFIG] = config
+    app[RELAY] = Relay(config, storage or SqliteStorage(config.db_path), clock or SystemClock())
+    app[SOCKETS] = weakref.WeakSet()
+    for ep in ENDPOINTS:
+        if ep.body == "websocket":
+            app.router.add_route(ep.method, ep.path, stream, name=ep.name)
+        else:
+            handler = endpoint_handler(ep, HANDLERS[ep.name])
+            app.router.add_route(ep.method, ep.path, handler, name=ep.name)
+    app.cleanup_ctx.append(_storage_ctx)
+    app.cleanup_ctx.append(_retention_ctx)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    relay = app[RELAY]
+    await relay.storage.open()
+    await relay.start()
+    yield
+    await relay.storage.close()
+
+
+async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    relay = app[RELAY]
+
+    async def sweep() -> None:
+        while True:
+            try:
+                await relay.do_purge()
+            except Exception as exc:  # keep serving; the next sweep retries
+                log.error("retention purge failed: %s", type(exc).__name__)
+            await asyncio.sleep(relay.config.sweep_interval)
+
+    task = asyncio.create_task(sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_sockets(app: web.Application) -> None:
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"relay shutting down")

@@ -1,0 +1,224 @@
+"""Thin handlers: one per row of :data:`cove.protocol.wire.api.ENDPOINTS`.
+
+:func:`endpoint_handler` does what every endpoint shares — authenticate (or
+rate-limit by address when anonymous), read and decode the body with its
+limit, call the handler, encode the answer. A handler only picks parameters
+and calls one :class:`~cove.server.domain.relay.Relay` method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from cove.protocol.wire import envelopes as E
+from cove.protocol.wire.api import MSGPACK, OCTETS, Endpoint
+from cove.protocol.wire.limits import REQUEST_BODY
+from cove.protocol.wire.schema import Envelope
+
+from ..domain.relay import Caller, Relay
+from .keys import CONFIG, RELAY
+from .request import bearer, blob_id_param, client_address, group_id_param, query_ints, read_body
+
+Fn = Callable[[Relay, Caller | None, web.Request, Any], Awaitable[Envelope | bytes]]
+
+
+def endpoint_handler(ep: Endpoint, fn: Fn) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        relay = request.app[RELAY]
+        caller = None
+        if ep.auth:
+            caller = await relay.access_caller(bearer(request))
+        else:
+            address = client_address(request, request.app[CONFIG].client_address_header)
+            relay.check_rate("unauth_per_address", address)
+        body: object = None
+        if ep.body == "msgpack":
+            assert ep.request is not None
+            body = ep.request.decode(await read_body(request, REQUEST_BODY, MSGPACK))
+        elif ep.body == "raw":
+            body = await read_body(request, relay.config.limit("blob"), OCTETS)
+        result = await fn(relay, caller, request, body)
+        if isinstance(result, bytes):
+            return web.Response(body=result, content_type=OCTETS)
+        return web.Response(body=result.encode(), content_type=MSGPACK)
+
+    return handler
+
+
+def _c(caller: Caller | None) -> Caller:
+    assert caller is not None
+    return caller
+
+
+async def health(relay: Relay, caller: Caller | None, request: web.Request, body: None) -> E.Health:
+    return E.Health(ok=True, relay_id=relay.relay_id)
+
+
+async def register(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.RegisterRequest
+) -> E.RegisterResponse:
+    return await relay.do_register(body)
+
+
+async def challenge(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.ChallengeResponse:
+    return relay.do_challenge()
+
+
+async def login(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.LoginRequest
+) -> E.LoginResponse:
+    return await relay.do_login(body)
+
+
+async def logout(relay: Relay, caller: Caller | None, request: web.Request, body: None) -> E.Ok:
+    return await relay.do_logout(_c(caller))
+
+
+async def whoami(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.AccountInfo:
+    return await relay.whoami(_c(caller))
+
+
+async def delete_account(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.Ok:
+    return await relay.do_delete_account(_c(caller))
+
+
+async def add_device(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.AddDeviceRequest
+) -> E.DeviceInfo:
+    return await relay.do_add_device(_c(caller), body)
+
+
+async def upload_key_packages(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.KeyPackageUpload
+) -> E.KeyPackageCount:
+    return await relay.do_upload_key_packages(_c(caller), body)
+
+
+async def count_key_packages(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.KeyPackageCount:
+    return await relay.count_key_packages(_c(caller))
+
+
+async def claim_key_packages(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.ClaimRequest
+) -> E.ClaimResponse:
+    return await relay.do_claim_key_packages(_c(caller), body)
+
+
+async def list_groups(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.GroupList:
+    return await relay.list_groups(_c(caller))
+
+
+async def create_group(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.CreateGroupRequest
+) -> E.GroupSummary:
+    return await relay.do_create_group(_c(caller), body)
+
+
+async def get_group(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.GroupInfoResponse:
+    return await relay.get_group(_c(caller), group_id_param(request))
+
+
+async def post_message(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.PostMessageRequest
+) -> E.PostMessageResponse:
+    return await relay.do_post_message(_c(caller), group_id_param(request), body)
+
+
+async def fetch_messages(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.MessagePage:
+    group_id = group_id_param(request)
+    q = query_ints(request, {"after": 0, "limit": relay.config.limit("page_messages")})
+    return await relay.fetch_messages(_c(caller), group_id, q["after"], max(1, q["limit"]))
+
+
+async def leave_group(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.Ok:
+    return await relay.do_leave_group(_c(caller), group_id_param(request))
+
+
+async def set_role(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.RoleRequest
+) -> E.Ok:
+    return await relay.do_set_role(_c(caller), group_id_param(request), body)
+
+
+async def ban(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.BanRequest
+) -> E.Ok:
+    return await relay.do_ban(_c(caller), group_id_param(request), body)
+
+
+async def set_retention(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.RetentionRequest
+) -> E.Ok:
+    return await relay.do_set_retention(_c(caller), group_id_param(request), body)
+
+
+async def upload_blob(
+    relay: Relay, caller: Caller | None, request: web.Request, body: bytes
+) -> E.BlobRef:
+    return await relay.do_upload_blob(_c(caller), group_id_param(request), body)
+
+
+async def download_blob(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> bytes:
+    group_id = group_id_param(request)
+    return await relay.download_blob(_c(caller), group_id, blob_id_param(request))
+
+
+async def fetch_inbox(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.InboxPage:
+    return await relay.fetch_inbox(_c(caller), query_ints(request, {"after": 0})["after"])
+
+
+async def ack_inbox(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.InboxAck
+) -> E.Ok:
+    return await relay.do_ack_inbox(_c(caller), body)
+
+
+HANDLERS: dict[str, Fn] = {
+    "health": health,
+    "register": register,
+    "challenge": challenge,
+    "login": login,
+    "logout": logout,
+    "whoami": whoami,
+    "delete_account": delete_account,
+    "add_device": add_device,
+    "upload_key_packages": upload_key_packages,
+    "count_key_packages": count_key_packages,
+    "claim_key_packages": claim_key_packages,
+    "list_groups": list_groups,
+    "create_group": create_group,
+    "get_group": get_group,
+    "post_message": post_message,
+    "fetch_messages": fetch_messages,
+    "leave_group": leave_group,
+    "set_role": set_role,
+    "ban": ban,
+    "set_retention": set_retention,
+    "upload_blob": upload_blob,
+    "download_blob": download_blob,
+    "fetch_inbox": fetch_inbox,
+    "ack_inbox": ack_inbox,
+}

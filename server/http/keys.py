@@ -1,0 +1,14 @@
+"""Typed application keys."""
+
+from __future__ import annotations
+
+import weakref
+
+from aiohttp import web
+
+from ..config import RelayConfig
+from ..domain.relay import Relay
+
+RELAY = web.AppKey("relay", Relay)
+CONFIG = web.AppKey("config", RelayConfig)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

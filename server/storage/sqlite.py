@@ -1,0 +1,590 @@
+"""The SQLite backend: one writer connection, one reader connection, WAL.
+
+PRAGMAs (set on every connection): ``journal_mode=WAL``, ``synchronous=FULL``
+(every commit is fsynced before the relay answers — see
+``docs/decisions/0003-sqlite-durability.md``), ``foreign_keys=ON``,
+``secure_delete=ON`` (deleted content is overwritten), ``busy_timeout`` so the
+admin CLI can write while the relay serves.
+
+Migrations are the ``migrations/NNNN_*.sql`` files of this package, read with
+:mod:`importlib.resources` and applied in order; ``schema_version`` records the
+last one applied, and a database newer than this code is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import re
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from .base import (
+    AccountRecord,
+    DeviceRecord,
+    GroupRecord,
+    InboxRecord,
+    MemberRecord,
+    PurgeCounts,
+    Session,
+    StoredMessage,
+)
+
+_MIGRATION = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(version, SQL) of every migration shipped with this package, in order."""
+    out = []
+    for entry in importlib.resources.files(__package__).joinpath("migrations").iterdir():
+        m = _MIGRATION.fullmatch(entry.name)
+        if m:
+            out.append((int(m.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer relay."""
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA secure_delete=ON",
+        "PRAGMA busy_timeout=10000",
+    ):
+        await db.execute(pragma)
+    return db
+
+
+class SqliteTxn:
+    """:class:`~.base.Txn` over one aiosqlite connection inside BEGIN ... COMMIT."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple[object, ...] | None:
+        async with self._db.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return None if row is None else tuple(row)
+
+    async def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        async with self._db.execute(sql, args) as cur:
+            rows = await cur.fetchall()
+        return [tuple(r) for r in rows]
+
+    async def _run(self, sql: str, args: tuple[object, ...] = ()) -> int:
+        async with self._db.execute(sql, args) as cur:
+            return cur.rowcount
+
+    # -- relay_meta, invites ------------------------------------------------
+
+    async def get_meta(self, key: str) -> bytes | None:
+        row = await self._one("SELECT value FROM relay_meta WHERE key = ?", (key,))
+        return None if row is None else bytes(row[0])  # type: ignore[arg-type]
+
+    async def set_meta(self, key: str, value: bytes) -> None:
+        await self._run(
+            "INSERT OR REPLACE INTO relay_meta (key, value) VALUES (?, ?)", (key, value)
+        )
+
+    async def insert_invite(
+        self, code_hash: bytes, uses: int, expires_at: int | None, now: int
+    ) -> None:
+        await self._run(
+            "INSERT INTO invites (code_hash, uses_left, expires_at, created_at) VALUES (?,?,?,?)",
+            (code_hash, uses, expires_at, now),
+        )
+
+    async def use_invite(self, code_hash: bytes, now: int) -> bool:
+        n = await self._run(
+            "UPDATE invites SET uses_left = uses_left - 1 WHERE code_hash = ? AND uses_left > 0"
+            " AND (expires_at IS NULL OR expires_at > ?)",
+            (code_hash, now),
+        )
+        await self._run("DELETE FROM invites WHERE uses_left = 0")
+        return n == 1
+
+    # -- accounts, devices, tokens ----------------------------------------------
+
+    async def insert_account(
+        self, account_id: bytes, handle: str, identity_key: bytes, now: int
+    ) -> None:
+        await self._run(
+            "INSERT INTO accounts (account_id, handle, identity_key, created_at) VALUES (?,?,?,?)",
+            (account_id, handle, identity_key, now),
+        )
+
+    @staticmethod
+    def _account(row: tuple[object, ...] | None) -> AccountRecord | None:
+        if row is None:
+            return None
+        return AccountRecord(bytes(row[0]), str(row[1]), bytes(row[2]))  # type: ignore[arg-type]
+
+    async def account_by_id(self, account_id: bytes) -> AccountRecord | None:
+        return self._account(
+            await self._one(
+                "SELECT account_id, handle, identity_key FROM accounts WHERE account_id = ?",
+                (account_id,),
+            )
+        )
+
+    async def account_by_handle(self, handle: str) -> AccountRecord | None:
+        return self._account(
+            await self._one(
+                "SELECT account_id, handle, identity_key FROM accounts WHERE handle = ?", (handle,)
+            )
+        )
+
+    async def key_in_use(self, key: bytes) -> bool:
+        row = await self._one(
+            "SELECT EXISTS (SELECT 1 FROM accounts WHERE identity_key = ?)"
+            " OR EXISTS (SELECT 1 FROM devices WHERE device_key = ?)",
+            (key, key),
+        )
+        return bool(row and row[0])
+
+    async def insert_device(
+        self, device_id: bytes, account_id: bytes, device_key: bytes, now: int
+    ) -> None:
+        await self._run(
+            "INSERT INTO devices (device_id, account_id, device_key, created_at) VALUES (?,?,?,?)",
+            (device_id, account_id, device_key, now),
+        )
+
+    @staticmethod
+    def _device(row: tuple[object, ...]) -> DeviceRecord:
+        return DeviceRecord(bytes(row[0]), bytes(row[1]), bytes(row[2]))  # type: ignore[arg-type]
+
+    async def device_by_key(self, device_key: bytes) -> DeviceRecord | None:
+        row = await self._one(
+            "SELECT device_id, account_id, device_key FROM devices WHERE device_key = ?",
+            (device_key,),
+        )
+        return None if row is None else self._device(row)
+
+    async def devices_of(self, account_id: bytes) -> list[DeviceRecord]:
+        rows = await self._all(
+            "SELECT device_id, account_id, device_key FROM devices WHERE account_id = ?"
+            " ORDER BY created_at, device_id",
+            (account_id,),
+        )
+        return [self._device(r) for r in rows]
+
+    async def devices_by_ids(self, device_ids: list[bytes]) -> list[DeviceRecord]:
+        out = []
+        for device_id in device_ids:
+            row = await self._one(
+                "SELECT device_id, account_id, device_key FROM devices WHERE device_id = ?",
+                (device_id,),
+            )
+            if row is not None:
+                out.append(self._device(row))
+        return out
+
+    async def delete_account(self, account_id: bytes) -> None:
+        # devices, tokens, key_packages, inbox, members, bans go by ON DELETE CASCADE.
+        await self._run("DELETE FROM accounts WHERE account_id = ?", (account_id,))
+
+    async def insert_token(self, token_hash: bytes, device_id: bytes, expires_at: int) -> None:
+        await self._run(
+            "INSERT INTO tokens (token_hash, device_id, expires_at) VALUES (?,?,?)",
+            (token_hash, device_id, expires_at),
+        )
+
+    async def session_by_token(self, token_hash: bytes, now: int) -> Session | None:
+        row = await self._one(
+            "SELECT d.account_id, t.device_id, t.expires_at FROM tokens t"
+            " JOIN devices d USING (device_id) WHERE t.token_hash = ? AND t.expires_at > ?",
+            (token_hash, now),
+        )
+        if row is None:
+            return None
+        return Session(bytes(row[0]), bytes(row[1]), int(row[2]))  # type: ignore[arg-type, call-overload]
+
+    async def delete_token(self, token_hash: bytes) -> None:
+        await self._run("DELETE FROM tokens WHERE token_hash = ?", (token_hash,))
+
+    # -- key_packages -----------------------------------------------------------
+
+    async def count_key_packages(self, device_id: bytes) -> tuple[int, bool]:
+        row = await self._one(
+            "SELECT COALESCE(SUM(last_resort = 0), 0), COALESCE(MAX(last_resort), 0)"
+            " FROM key_packages WHERE device_id = ?",
+            (device_id,),
+        )
+        assert row is not None
+        return int(row[0]), bool(row[1])  # type: ignore[call-overload]
+
+    async def insert_key_packages(self, device_id: bytes, data: list[bytes]) -> None:
+        await self._db.executemany(
+            "INSERT INTO key_packages (device_id, last_resort, data) VALUES (?, 0, ?)",
+            [(device_id, d) for d in data],
+        )
+
+    async def set_last_resort(self, device_id: bytes, data: bytes) -> None:
+        await self._run(
+            "DELETE FROM key_packages WHERE device_id = ? AND last_resort = 1", (device_id,)
+        )
+        await self._run(
+            "INSERT INTO key_packages (device_id, last_resort, data) VALUES (?, 1, ?)",
+            (device_id, data),
+        )
+
+    async def take_key_package(self, device_id: bytes) -> tuple[bytes, bool] | None:
+        row = await self._one(
+            "SELECT kp_id, data, last_resort FROM key_packages WHERE device_id = ?"
+            " ORDER BY last_resort, kp_id LIMIT 1",
+            (device_id,),
+        )
+        if row is None:
+            return None
+        last_resort = bool(row[2])
+        if not last_resort:
+            await self._run("DELETE FROM key_packages WHERE kp_id = ?", (row[0],))
+        return bytes(row[1]), last_resort  # type: ignore[arg-type]
+
+    # -- groups, members, bans ---------------------------------------------------
+
+    async def insert_group(self, group_id: bytes, now: int) -> bool:
+        n = await self._run(
+            "INSERT OR IGNORE INTO groups (group_id, created_at) VALUES (?, ?)", (group_id, now)
+        )
+        return n == 1
+
+    _GROUP_COLS = "g.group_id, g.head_seq, g.handshake_seq, g.retention_seconds, g.blob_bytes"
+
+    @staticmethod
+    def _group(row: tuple[object, ...]) -> GroupRecord:
+        retention = row[3]
+        return GroupRecord(
+            bytes(row[0]),  # type: ignore[arg-type]
+            int(row[1]),  # type: ignore[call-overload]
+            int(row[2]),  # type: ignore[call-overload]
+            None if retention is None else int(retention),  # type: ignore[call-overload]
+            int(row[4]),  # type: ignore[call-overload]
+        )
+
+    async def group(self, group_id: bytes) -> GroupRecord | None:
+        row = await self._one(
+            f"SELECT {self._GROUP_COLS} FROM groups g WHERE g.group_id = ?",  # noqa: S608
+            (group_id,),
+        )
+        return None if row is None else self._group(row)
+
+    async def groups_of(self, account_id: bytes) -> list[tuple[GroupRecord, str]]:
+        rows = await self._all(
+            f"SELECT {self._GROUP_COLS}, m.role FROM members m JOIN groups g USING (group_id)"  # noqa: S608
+            " WHERE m.account_id = ? ORDER BY g.group_id",
+            (account_id,),
+        )
+        return [(self._group(r), str(r[5])) for r in rows]
+
+    async def member(self, group_id: bytes, account_id: bytes) -> MemberRecord | None:
+        row = await self._one(
+            "SELECT m.account_id, a.handle, m.role, m.joined_seq FROM members m"
+            " JOIN accounts a USING (account_id) WHERE m.group_id = ? AND m.account_id = ?",
+            (group_id, account_id),
+        )
+        if row is None:
+            return None
+        return MemberRecord(bytes(row[0]), str(row[1]), str(row[2]), int(row[3]))  # type: ignore[arg-type, call-overload]
+
+    async def members(self, group_id: bytes) -> list[MemberRecord]:
+        rows = await self._all(
+            "SELECT m.account_id, a.handle, m.role, m.joined_seq FROM members m"
+            " JOIN accounts a USING (account_id) WHERE m.group_id = ? ORDER BY a.handle",
+            (group_id,),
+        )
+        return [MemberRecord(bytes(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]  # type: ignore[arg-type, call-overload]
+
+    async def member_accounts(self, group_id: bytes) -> list[bytes]:
+        rows = await self._all("SELECT account_id FROM members WHERE group_id = ?", (group_id,))
+        return [bytes(r[0]) for r in rows]  # type: ignore[arg-type]
+
+    async def count_members(self, group_id: bytes) -> int:
+        row = await self._one("SELECT COUNT(*) FROM members WHERE group_id = ?", (group_id,))
+        assert row is not None
+        return int(row[0])  # type: ignore[call-overload]
+
+    async def upsert_member(
+        self, group_id: bytes, account_id: bytes, role: str, joined_seq: int
+    ) -> None:
+        await self._run(
+            "INSERT INTO members (group_id, account_id, role, joined_seq) VALUES (?,?,?,?)"
+            " ON CONFLICT (group_id, account_id) DO UPDATE SET role = excluded.role",
+            (group_id, account_id, role, joined_seq),
+        )
+
+    async def delete_member(self, group_id: bytes, account_id: bytes) -> bool:
+        n = await self._run(
+            "DELETE FROM members WHERE group_id = ? AND account_id = ?", (group_id, account_id)
+        )
+        return n == 1
+
+    async def is_banned(self, group_id: bytes, account_id: bytes) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM bans WHERE group_id = ? AND account_id = ?", (group_id, account_id)
+        )
+        return row is not None
+
+    async def set_ban(self, group_id: bytes, account_id: bytes, banned: bool) -> None:
+        if banned:
+            await self._run(
+                "INSERT OR IGNORE INTO bans (group_id, account_id) VALUES (?, ?)",
+                (group_id, account_id),
+            )
+        else:
+            await self._run(
+                "DELETE FROM bans WHERE group_id = ? AND account_id = ?", (group_id, account_id)
+            )
+
+    async def set_retention(self, group_id: bytes, seconds: int | None) -> None:
+        await self._run(
+            "UPDATE groups SET retention_seconds = ? WHERE group_id = ?", (seconds, group_id)
+        )
+
+    async def delete_group(self, group_id: bytes) -> None:
+        await self._run("DELETE FROM groups WHERE group_id = ?", (group_id,))
+
+    async def empty_groups(self) -> list[bytes]:
+        rows = await self._all(
+            "SELECT group_id FROM groups g WHERE NOT EXISTS"
+            " (SELECT 1 FROM members m WHERE m.group_id = g.group_id)"
+        )
+        return [bytes(r[0]) for r in rows]  # type: ignore[arg-type]
+
+    # -- messages ---------------------------------------------------------------
+
+    async def message_by_idempotency_key(self, group_id: bytes, key: bytes) -> StoredMessage | None:
+        row = await self._one(
+            "SELECT seq, data, received_at FROM messages"
+            " WHERE group_id = ? AND idempotency_key = ?",
+            (group_id, key),
+        )
+        if row is None:
+            return None
+        return StoredMessage(int(row[0]), bytes(row[1]), int(row[2]))  # type: ignore[arg-type, call-overload]
+
+    async def append_message(
+        self, group: GroupRecord, key: bytes, handshake: bool, now: int, data: bytes
+    ) -> int:
+        seq = group.head_seq + 1
+        await self._run(
+            "INSERT INTO messages (group_id, seq, idempotency_key, handshake, received_at, data)"
+            " VALUES (?,?,?,?,?,?)",
+            (group.group_id, seq, key, int(handshake), now, data),
+        )
+        await self._run(
+            "UPDATE groups SET head_seq = ?, handshake_seq = ? WHERE group_id = ?",
+            (seq, seq if handshake else group.handshake_seq, group.group_id),
+        )
+        return seq
+
+    async def messages_after(self, group_id: bytes, after: int, limit: int) -> list[StoredMessage]:
+        rows = await self._all(
+            "SELECT seq, data, received_at FROM messages WHERE group_id = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (group_id, after, limit),
+        )
+        return [StoredMessage(int(r[0]), bytes(r[1]), int(r[2])) for r in rows]  # type: ignore[arg-type, call-overload]
+
+    # -- inbox ------------------------------------------------------------------
+
+    async def insert_inbox(
+        self, device_id: bytes, group_id: bytes, commit_seq: int, now: int, data: bytes
+    ) -> int:
+        async with self._db.execute(
+            "INSERT INTO inbox (device_id, group_id, commit_seq, received_at, data)"
+            " VALUES (?,?,?,?,?)",
+            (device_id, group_id, commit_seq, now, data),
+        ) as cur:
+            rowid = cur.lastrowid
+        assert rowid is not None
+        return rowid
+
+    async def inbox_after(self, device_id: bytes, after: int, limit: int) -> list[InboxRecord]:
+        rows = await self._all(
+            "SELECT inbox_id, group_id, commit_seq, data FROM inbox"
+            " WHERE device_id = ? AND inbox_id > ? ORDER BY inbox_id LIMIT ?",
+            (device_id, after, limit),
+        )
+        return [InboxRecord(int(r[0]), bytes(r[1]), int(r[2]), bytes(r[3])) for r in rows]  # type: ignore[arg-type, call-overload]
+
+    async def delete_inbox_upto(self, device_id: bytes, up_to: int) -> None:
+        await self._run(
+            "DELETE FROM inbox WHERE device_id = ? AND inbox_id <= ?", (device_id, up_to)
+        )
+
+    # -- blobs ------------------------------------------------------------------
+
+    async def insert_blob(self, group_id: bytes, blob_id: bytes, data: bytes, now: int) -> None:
+        await self._run(
+            "INSERT INTO blobs (blob_id, group_id, size, created_at, data) VALUES (?,?,?,?,?)",
+            (blob_id, group_id, len(data), now, data),
+        )
+        await self._run(
+            "UPDATE groups SET blob_bytes = blob_bytes + ? WHERE group_id = ?",
+            (len(data), group_id),
+        )
+
+    async def blob(self, group_id: bytes, blob_id: bytes) -> bytes | None:
+        row = await self._one(
+            "SELECT data FROM blobs WHERE group_id = ? AND blob_id = ?", (group_id, blob_id)
+        )
+        return None if row is None else bytes(row[0])  # type: ignore[arg-type]
+
+    # -- retention and status ------------------------------------------------------
+
+    async def purge_expired(self, now: int, default_max_age: int) -> PurgeCounts:
+        cutoff = (
+            "? - (SELECT CASE WHEN g.retention_seconds IS NULL OR g.retention_seconds > ?"
+            " THEN ? ELSE g.retention_seconds END FROM groups g WHERE g.group_id = t.group_id)"
+        )
+        args = (now, default_max_age, default_max_age)
+        messages = await self._run(
+            f"DELETE FROM messages AS t WHERE t.received_at <= {cutoff}",  # noqa: S608
+            args,
+        )
+        blobs = await self._run(
+            f"DELETE FROM blobs AS t WHERE t.created_at <= {cutoff}",  # noqa: S608
+            args,
+        )
+        inbox = await self._run(
+            f"DELETE FROM inbox AS t WHERE t.received_at <= {cutoff}",  # noqa: S608
+            args,
+        )
+        if blobs:
+            await self._run(
+                "UPDATE groups SET blob_bytes = (SELECT COALESCE(SUM(size), 0) FROM blobs b"
+                " WHERE b.group_id = groups.group_id)"
+            )
+        await self._run("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+        await self._run(
+            "DELETE FROM invites WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+        )
+        return PurgeCounts(messages, blobs, inbox)
+
+    async def counts(self) -> dict[str, int]:
+        out = {}
+        for table in ("accounts", "devices", "groups", "members", "messages", "blobs",
+                      "key_packages", "inbox", "invites"):  # fmt: skip
+            row = await self._one(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+            assert row is not None
+            out[table] = int(row[0])  # type: ignore[call-overload]
+        return out
+
+
+class SqliteStorage:
+    """:class:`~.base.Storage` on a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self._writer = await _connect(self.path)
+        await self._migrate(self._writer)
+        self._reader = await _connect(self.path)
+
+    async def close(self) -> None:
+        for db in (self._reader, self._writer):
+            if db is not None:
+                await db.close()
+        self._reader = self._writer = None
+
+    @staticmethod
+    async def _migrate(db: aiosqlite.Connection) -> None:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT"
+            )
+            async with db.execute("SELECT MAX(version) FROM schema_version") as cur:
+                row = await cur.fetchone()
+            current = int(row[0]) if row and row[0] is not None else 0
+            available = migrations()
+            newest = available[-1][0] if available else 0
+            if current > newest:
+                raise SchemaTooNew(f"database schema {current} is newer than this relay ({newest})")
+            for version, sql in available:
+                if version > current:
+                    for statement in _statements(sql):
+                        await db.execute(statement)
+                    await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+    @asynccontextmanager
+    async def _transaction(
+        self, db: aiosqlite.Connection | None, lock: asyncio.Lock, begin: str
+    ) -> AsyncIterator[SqliteTxn]:
+        if db is None:
+            raise RuntimeError("storage is not open")
+        async with lock:
+            await db.execute(begin)
+            try:
+                yield SqliteTxn(db)
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
+    def read(self) -> AbstractAsyncContextManager[SqliteTxn]:
+        return self._transaction(self._reader, self._read_lock, "BEGIN")
+
+    def write(self) -> AbstractAsyncContextManager[SqliteTxn]:
+        return self._transaction(self._writer, self._write_lock, "BEGIN IMMEDIATE")
+
+    async def backup(self, target: Path) -> None:
+        """A consistent online copy (SQLite's backup API) to ``target``."""
+        if self._reader is None:
+            raise RuntimeError("storage is not open")
+        dest = await aiosqlite.connect(target)
+        try:
+            async with self._read_lock:
+                await self._reader.backup(dest)
+        finally:
+            await dest.close()
+
+    async def checkpoint(self) -> None:
+        """Move the WAL into the database and truncate it (after purges)."""
+        if self._writer is None:
+            return
+        async with self._write_lock:
+            await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def schema(self) -> dict[str, list[str]]:
+        """Table -> column names, for the data-inventory test."""
+        if self._reader is None:
+            raise RuntimeError("storage is not open")
+        out: dict[str, list[str]] = {}
+        async with self._read_lock:
+            async with self._reader.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                " ORDER BY name"
+            ) as cur:
+                tables = [str(r[0]) for r in await cur.fetchall()]
+            for table in tables:
+                async with self._reader.execute(f"PRAGMA table_info({table})") as cur:
+                    out[table] = [str(r[1]) for r in await cur.fetchall()]
+        return out
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (our files have no ';' inside strings)."""
+    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,22 @@
+"""Relay subprocess fixtures for the integration tests (see tests/support/relay_process.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.relay_process import RelayProcess
+
+#: Tests share one relay per module and register many accounts from 127.0.0.1,
+#: so the per-address limit on unauthenticated requests is raised here; the
+#: rate-limit tests start a relay with the documented defaults.
+SHARED_LIMITS = {"unauth_per_address": 1_000_000}
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
+    data: Path = tmp_path_factory.mktemp("relay")
+    with RelayProcess.start(data, registration="open", limits=SHARED_LIMITS) as proc:
+        yield proc
