@@ -1,0 +1,729 @@
+"""The public ratchet tree (RFC 9420 §4, §7): nodes, resolution, tree and parent hashes.
+
+A :class:`RatchetTree` is a *full* array-based binary tree (Appendix C): its
+leaf count is always a power of two, ``LeafNode | None`` sits at even node
+indices and ``ParentNode | None`` at odd ones (``None`` = blank). It grows by
+doubling when no blank leaf is left (§7.7) and shrinks by halving while the
+right half is entirely blank (§7.7, §12.1.3).
+
+Mutations act in place; callers that need the old tree keep a :meth:`copy`
+(cheap: nodes are immutable, only the node and cache arrays are copied).
+
+Caches. Tree hashes (§7.8) and resolutions (§4.1.2) are cached per node. A
+node's cached values depend only on its own subtree, so every mutation of
+node ``x`` drops the cache entries of ``x`` and of its direct path and
+nothing else: a commit that rewrites one direct path costs O(log n) hashing.
+Extending the tree keeps every existing entry (node indices, and hence leaf
+indices, do not move); truncating drops the right half and the old root.
+
+Validation rule ids raised here (``docs/protocol/ratchet-tree.md``):
+
+* ``V-TREE-001`` malformed node list (empty, blank last node, even length,
+  node type not matching its position);
+* ``V-TREE-002`` a non-blank parent node that is not parent-hash valid (§7.9.2);
+* ``V-TREE-003`` a leaf whose signature over its LeafNodeTBS does not verify (§7.3);
+* ``V-TREE-004`` an ``unmerged_leaves`` entry that is not a non-blank leaf below
+  the parent (§12.4.3.1);
+* ``V-TREE-005`` an unmerged leaf missing from the ``unmerged_leaves`` of a
+  non-blank node between it and the parent listing it (§12.4.3.1);
+* ``V-TREE-006`` an HPKE encryption key that appears in two nodes (§7.3, §12.4.3.1);
+* ``V-TREE-007`` a signature key that appears in two leaves (§7.3);
+* ``V-TREE-008`` a leaf whose credential type is not in its own capabilities (§7.2);
+* ``V-TREE-009`` a leaf carrying a non-default extension type its capabilities
+  do not list (§7.2, §7.3);
+* ``V-TREE-010`` the tree hash differs from the expected one (§12.4.3.1);
+* ``V-TREE-011`` an Update or Remove of a blank or out-of-range leaf (§12.1.2, §12.1.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+from ..codec import encode_varint
+from ..crypto import Suite
+from ..crypto.labels import verify_with_label
+from ..errors import CryptoError, UsageError, ValidationError
+from .extensions import ExtensionType
+from .leaf_node import LeafNode, LeafNodeSource
+from .nodes import Node, ParentNode, decode_ratchet_tree, encode_ratchet_tree
+from .tree_math import LeafIndex, NodeIndex, level
+
+__all__ = [
+    "LEAF_NODE_TBS_LABEL",
+    "RatchetTree",
+    "TreeNode",
+    "check_leaf_node_contents",
+    "verify_leaf_node_signature",
+]
+
+#: A node value of the tree: a leaf, a parent, or ``None`` for blank.
+TreeNode = LeafNode | ParentNode | None
+
+#: SignWithLabel label of a LeafNode signature (§7.2).
+LEAF_NODE_TBS_LABEL: Final = b"LeafNodeTBS"
+
+#: Extension types that are "default" and never listed in capabilities (§7.2).
+_DEFAULT_EXTENSION_TYPES: Final = frozenset(int(t) for t in ExtensionType)
+
+
+def _vec(data: bytes) -> bytes:
+    return encode_varint(len(data)) + data
+
+
+def _root_of(n_leaves: int) -> int:
+    """Root node index of a full tree with ``n_leaves`` (a power of two) leaves."""
+    return n_leaves - 1
+
+
+def _parent_of(x: int) -> int:
+    """Parent of node ``x`` in an (unbounded) array tree; the caller checks it is not the root."""
+    k = level(x)
+    b = (x >> (k + 1)) & 0x01
+    return (x | (1 << k)) ^ (b << (k + 1))
+
+
+def _left(x: int) -> int:
+    return x ^ (1 << (level(x) - 1))
+
+
+def _right(x: int) -> int:
+    return x ^ (3 << (level(x) - 1))
+
+
+def _in_subtree(x: int, ancestor: int) -> bool:
+    k = level(ancestor)
+    return (x >> (k + 1)) == (ancestor >> (k + 1))
+
+
+def check_leaf_node_contents(leaf: LeafNode) -> None:
+    """The group-independent content checks of a LeafNode (§7.2, §7.3).
+
+    * ``V-TREE-008``: the credential type is listed in ``capabilities.credentials``;
+    * ``V-TREE-009``: every non-default extension type of ``extensions`` is
+      listed in ``capabilities.extensions``.
+    """
+    if int(leaf.credential.credential_type) not in leaf.capabilities.credentials:
+        raise ValidationError(
+            "V-TREE-008", "leaf credential type is not listed in its capabilities"
+        )
+    for ext in leaf.extensions:
+        t = ext.extension_type
+        if t not in _DEFAULT_EXTENSION_TYPES and t not in leaf.capabilities.extensions:
+            raise ValidationError(
+                "V-TREE-009", f"leaf extension type {t} is not listed in its capabilities"
+            )
+
+
+class RatchetTree:
+    """The public state of a group's ratchet tree (see the module docstring).
+
+    ``suite`` is the group's cipher suite (for hashing and signatures).
+    """
+
+    __slots__ = ("_hashes", "_n_leaves", "_nodes", "_resolutions", "suite")
+
+    suite: Suite
+    _n_leaves: int
+    _nodes: list[TreeNode]
+    _hashes: list[bytes | None]
+    _resolutions: list[tuple[NodeIndex, ...] | None]
+
+    def __init__(self, suite: Suite, n_leaves: int = 1) -> None:
+        """An all-blank tree of ``n_leaves`` leaves (a power of two)."""
+        if n_leaves < 1 or n_leaves & (n_leaves - 1):
+            raise UsageError("a ratchet tree has a power-of-two number of leaves")
+        width = 2 * n_leaves - 1
+        self.suite = suite
+        self._n_leaves = n_leaves
+        self._nodes = [None] * width
+        self._hashes = [None] * width
+        self._resolutions = [None] * width
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def create(cls, suite: Suite, leaf_node: LeafNode) -> RatchetTree:
+        """The one-member tree of a new group (§11): ``leaf_node`` at leaf 0."""
+        tree = cls(suite, 1)
+        tree.set_leaf(LeafIndex(0), leaf_node)
+        return tree
+
+    @classmethod
+    def from_nodes(cls, suite: Suite, nodes: Sequence[Node | None]) -> RatchetTree:
+        """The tree of a ``ratchet_tree`` extension (§12.4.3.3), extended to full width.
+
+        Structural checks only (``V-TREE-001``): at least one node, odd length,
+        a non-blank last node, leaves at even and parents at odd indices. Use
+        :meth:`validate` for everything else.
+        """
+        if not nodes:
+            raise ValidationError("V-TREE-001", "empty ratchet tree")
+        if len(nodes) % 2 == 0:
+            raise ValidationError("V-TREE-001", "ratchet tree has an even number of nodes")
+        if nodes[-1] is None:
+            raise ValidationError("V-TREE-001", "ratchet tree ends with a blank node")
+        values: list[TreeNode] = []
+        for index, node in enumerate(nodes):
+            if node is None:
+                values.append(None)
+                continue
+            value = node.value
+            if (index % 2 == 0) != isinstance(value, LeafNode):
+                raise ValidationError(
+                    "V-TREE-001", f"node {index} has the wrong type for its position"
+                )
+            values.append(value)
+        n_leaves = 1
+        while 2 * n_leaves - 1 < len(values):
+            n_leaves *= 2
+        tree = cls(suite, n_leaves)
+        tree._nodes[: len(values)] = values
+        return tree
+
+    @classmethod
+    def from_bytes(cls, suite: Suite, data: bytes) -> RatchetTree:
+        """Decode the ``extension_data`` of a ``ratchet_tree`` extension."""
+        return cls.from_nodes(suite, decode_ratchet_tree(data))
+
+    def to_nodes(self) -> tuple[Node | None, ...]:
+        """The node list of a ``ratchet_tree`` extension: trailing blanks omitted."""
+        end = len(self._nodes)
+        while end > 0 and self._nodes[end - 1] is None:
+            end -= 1
+        return tuple(None if v is None else Node(v) for v in self._nodes[:end])
+
+    def to_bytes(self) -> bytes:
+        """The ``extension_data`` of a ``ratchet_tree`` extension."""
+        return encode_ratchet_tree(self.to_nodes())
+
+    def copy(self) -> RatchetTree:
+        """An independent copy (nodes are immutable and shared; caches are kept)."""
+        other = RatchetTree.__new__(RatchetTree)
+        other.suite = self.suite
+        other._n_leaves = self._n_leaves
+        other._nodes = self._nodes.copy()
+        other._hashes = self._hashes.copy()
+        other._resolutions = self._resolutions.copy()
+        return other
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RatchetTree):
+            return NotImplemented
+        return self.suite is other.suite and self._nodes == other._nodes
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"RatchetTree(suite={self.suite.suite_id}, n_leaves={self._n_leaves}, "
+            f"members={self.member_count()})"
+        )
+
+    # ------------------------------------------------------------------ access
+
+    @property
+    def n_leaves(self) -> int:
+        """Number of leaves (a power of two), blank ones included."""
+        return self._n_leaves
+
+    @property
+    def n_nodes(self) -> int:
+        return 2 * self._n_leaves - 1
+
+    @property
+    def root(self) -> NodeIndex:
+        return NodeIndex(_root_of(self._n_leaves))
+
+    def _check_node(self, n: int) -> None:
+        if not 0 <= n < len(self._nodes):
+            raise UsageError(f"node {n} is outside the tree")
+
+    def _check_leaf(self, i: int) -> None:
+        if not 0 <= i < self._n_leaves:
+            raise UsageError(f"leaf {i} is outside the tree")
+
+    def node(self, n: int) -> TreeNode:
+        """The value at node index ``n`` (``None`` if blank)."""
+        self._check_node(n)
+        return self._nodes[n]
+
+    def leaf(self, i: int) -> LeafNode | None:
+        """The LeafNode at leaf index ``i`` (``None`` if blank)."""
+        self._check_leaf(i)
+        value = self._nodes[2 * i]
+        assert value is None or isinstance(value, LeafNode)
+        return value
+
+    def parent_node(self, n: int) -> ParentNode | None:
+        """The ParentNode at (odd) node index ``n`` (``None`` if blank)."""
+        self._check_node(n)
+        if n % 2 == 0:
+            raise UsageError(f"node {n} is a leaf")
+        value = self._nodes[n]
+        assert value is None or isinstance(value, ParentNode)
+        return value
+
+    def leaves(self) -> Iterator[tuple[LeafIndex, LeafNode]]:
+        """The non-blank leaves, left to right."""
+        nodes = self._nodes
+        for i in range(self._n_leaves):
+            value = nodes[2 * i]
+            if value is not None:
+                assert isinstance(value, LeafNode)
+                yield LeafIndex(i), value
+
+    def member_count(self) -> int:
+        """Number of non-blank leaves."""
+        return sum(1 for v in self._nodes[::2] if v is not None)
+
+    def find_leaf(self, leaf_node: LeafNode) -> LeafIndex | None:
+        """The index of a leaf equal to ``leaf_node`` (e.g. a joiner's own leaf), if any."""
+        for i, value in self.leaves():
+            if value == leaf_node:
+                return i
+        return None
+
+    def free_leaf(self) -> LeafIndex:
+        """The leftmost blank leaf, extending the tree if there is none (§7.7, §12.1.1)."""
+        nodes = self._nodes
+        for i in range(self._n_leaves):
+            if nodes[2 * i] is None:
+                return LeafIndex(i)
+        first_new = self._n_leaves
+        self._extend()
+        return LeafIndex(first_new)
+
+    def direct_path(self, n: int) -> list[NodeIndex]:
+        """Ancestors of node ``n``, parent first, root last (§4.1.2)."""
+        self._check_node(n)
+        root = _root_of(self._n_leaves)
+        out: list[NodeIndex] = []
+        x = n
+        while x != root:
+            x = _parent_of(x)
+            out.append(NodeIndex(x))
+        return out
+
+    # ------------------------------------------------------------------ mutation
+
+    def _invalidate(self, n: int) -> None:
+        """Drop the cached hash and resolution of ``n`` and of its direct path."""
+        root = _root_of(self._n_leaves)
+        hashes = self._hashes
+        resolutions = self._resolutions
+        x = n
+        hashes[x] = None
+        resolutions[x] = None
+        while x != root:
+            x = _parent_of(x)
+            hashes[x] = None
+            resolutions[x] = None
+
+    def set_leaf(self, i: int, leaf_node: LeafNode | None) -> None:
+        """Set leaf ``i`` (``None`` blanks it). No other node changes."""
+        self._check_leaf(i)
+        if leaf_node is not None and not isinstance(leaf_node, LeafNode):
+            raise UsageError("set_leaf takes a LeafNode or None")
+        self._nodes[2 * i] = leaf_node
+        self._invalidate(2 * i)
+
+    def set_parent(self, n: int, parent_node: ParentNode | None) -> None:
+        """Set parent node ``n`` (odd index; ``None`` blanks it)."""
+        self._check_node(n)
+        if n % 2 == 0:
+            raise UsageError(f"node {n} is a leaf")
+        if parent_node is not None and not isinstance(parent_node, ParentNode):
+            raise UsageError("set_parent takes a ParentNode or None")
+        self._nodes[n] = parent_node
+        self._invalidate(n)
+
+    def blank_path(self, i: int) -> None:
+        """Blank every parent node on the direct path of leaf ``i`` (the leaf stays)."""
+        self._check_leaf(i)
+        nodes = self._nodes
+        for p in self.direct_path(2 * i):
+            nodes[p] = None
+        self._invalidate(2 * i)
+
+    def _extend(self) -> None:
+        """Double the leaf count: the old tree becomes the left subtree of a blank root."""
+        old = len(self._nodes)
+        self._n_leaves *= 2
+        grow = old + 1
+        self._nodes.extend([None] * grow)
+        self._hashes.extend([None] * grow)
+        self._resolutions.extend([None] * grow)
+
+    def _truncate(self) -> None:
+        """Halve while the right subtree of the root holds no non-blank node (§7.7).
+
+        The root is discarded with the right subtree, blank or not.
+        """
+        nodes = self._nodes
+        n = self._n_leaves
+        while n > 1:
+            last = len(nodes) - 1
+            while last >= n and nodes[last] is None:
+                last -= 1
+            if last >= n:  # a non-blank node in the right half
+                break
+            n //= 2
+            width = 2 * n - 1
+            del nodes[width:]
+            del self._hashes[width:]
+            del self._resolutions[width:]
+            self._n_leaves = n
+
+    def add_leaf(self, leaf_node: LeafNode) -> LeafIndex:
+        """Apply an Add (§12.1.1): place ``leaf_node`` in the leftmost blank leaf.
+
+        The tree is extended if no leaf is blank. The new leaf index is added to
+        the ``unmerged_leaves`` of every non-blank parent on its direct path.
+        """
+        if not isinstance(leaf_node, LeafNode):
+            raise UsageError("add_leaf takes a LeafNode")
+        i = self.free_leaf()
+        nodes = self._nodes
+        for p in self.direct_path(2 * i):
+            parent = nodes[p]
+            if parent is not None:
+                assert isinstance(parent, ParentNode)
+                nodes[p] = ParentNode(
+                    parent.encryption_key,
+                    parent.parent_hash,
+                    tuple(sorted((*parent.unmerged_leaves, i))),
+                )
+        nodes[2 * i] = leaf_node
+        self._invalidate(2 * i)
+        return i
+
+    def _check_member(self, i: int, what: str) -> None:
+        if not 0 <= i < self._n_leaves or self._nodes[2 * i] is None:
+            raise ValidationError("V-TREE-011", f"{what} of leaf {i}, which is not a member")
+
+    def update_leaf(self, i: int, leaf_node: LeafNode) -> None:
+        """Apply an Update (§12.1.2): replace leaf ``i`` and blank its direct path."""
+        self._check_member(i, "update")
+        if not isinstance(leaf_node, LeafNode):
+            raise UsageError("update_leaf takes a LeafNode")
+        nodes = self._nodes
+        for p in self.direct_path(2 * i):
+            nodes[p] = None
+        nodes[2 * i] = leaf_node
+        self._invalidate(2 * i)
+
+    def remove_leaf(self, i: int) -> None:
+        """Apply a Remove (§12.1.3): blank leaf ``i`` and its direct path, then truncate."""
+        self._check_member(i, "removal")
+        nodes = self._nodes
+        for p in self.direct_path(2 * i):
+            nodes[p] = None
+        nodes[2 * i] = None
+        self._invalidate(2 * i)
+        self._truncate()
+
+    # ------------------------------------------------------------------ resolution
+
+    def _resolution(self, n: int) -> tuple[NodeIndex, ...]:
+        cached = self._resolutions[n]
+        if cached is not None:
+            return cached
+        value = self._nodes[n]
+        result: tuple[NodeIndex, ...]
+        if value is not None:
+            if isinstance(value, ParentNode):
+                result = (NodeIndex(n), *(NodeIndex(2 * u) for u in value.unmerged_leaves))
+            else:
+                result = (NodeIndex(n),)
+        elif n % 2 == 0:
+            result = ()
+        else:
+            result = self._resolution(_left(n)) + self._resolution(_right(n))
+        self._resolutions[n] = result
+        return result
+
+    def resolution(self, n: int) -> list[NodeIndex]:
+        """The resolution of node ``n`` (§4.1.2), in order."""
+        self._check_node(n)
+        return list(self._resolution(n))
+
+    def filtered_direct_path_with_copath(self, leaf: int) -> list[tuple[NodeIndex, NodeIndex]]:
+        """``(node, copath child)`` for each node of the filtered direct path of ``leaf`` (§4.1.2).
+
+        A direct-path node is kept when its child on the copath of ``leaf`` has
+        a non-empty resolution (unmerged leaves count). Bottom-up order.
+        """
+        self._check_leaf(leaf)
+        root = _root_of(self._n_leaves)
+        out: list[tuple[NodeIndex, NodeIndex]] = []
+        x = 2 * leaf
+        while x != root:
+            p = _parent_of(x)
+            s = _right(p) if x < p else _left(p)
+            if self._resolution(s):
+                out.append((NodeIndex(p), NodeIndex(s)))
+            x = p
+        return out
+
+    def filtered_direct_path(self, leaf: int) -> list[NodeIndex]:
+        """The filtered direct path of ``leaf`` (§4.1.2), bottom-up."""
+        return [p for p, _ in self.filtered_direct_path_with_copath(leaf)]
+
+    # ------------------------------------------------------------------ tree hash
+
+    def _leaf_hash_input(self, n: int, value: TreeNode) -> bytes:
+        head = b"\x01" + (n >> 1).to_bytes(4, "big")
+        if value is None:
+            return head + b"\x00"
+        return head + b"\x01" + value.to_bytes()
+
+    def _parent_hash_input(self, value: ParentNode | None, left: bytes, right: bytes) -> bytes:
+        body = b"\x00" if value is None else b"\x01" + value.to_bytes()
+        return b"\x02" + body + _vec(left) + _vec(right)
+
+    def _tree_hash(self, n: int) -> bytes:
+        cached = self._hashes[n]
+        if cached is not None:
+            return cached
+        value = self._nodes[n]
+        if n % 2 == 0:
+            digest = self.suite.hash(self._leaf_hash_input(n, value))
+        else:
+            left = self._tree_hash(_left(n))
+            right = self._tree_hash(_right(n))
+            assert value is None or isinstance(value, ParentNode)
+            digest = self.suite.hash(self._parent_hash_input(value, left, right))
+        self._hashes[n] = digest
+        return digest
+
+    def node_tree_hash(self, n: int) -> bytes:
+        """The tree hash of the subtree headed by node ``n`` (§7.8)."""
+        self._check_node(n)
+        return self._tree_hash(n)
+
+    def tree_hash(self) -> bytes:
+        """The tree hash of the root (§7.8): the GroupContext ``tree_hash``."""
+        return self._tree_hash(_root_of(self._n_leaves))
+
+    def verify_tree_hash(self, expected: bytes) -> None:
+        """``V-TREE-010`` unless the root tree hash equals ``expected``."""
+        if self.tree_hash() != expected:
+            raise ValidationError("V-TREE-010", "tree hash does not match")
+
+    def _tree_hash_without(self, n: int, removed: frozenset[int]) -> bytes:
+        """Tree hash of ``n`` with the leaves ``removed`` blanked and dropped from
+        every ``unmerged_leaves`` list (the "original" tree of §7.9)."""
+        k = level(n)
+        inside = [u for u in removed if (2 * u) >> (k + 1) == n >> (k + 1)]
+        if not inside:
+            return self._tree_hash(n)
+        value = self._nodes[n]
+        if n % 2 == 0:
+            return self.suite.hash(self._leaf_hash_input(n, None))
+        sub = frozenset(inside)
+        left = self._tree_hash_without(_left(n), sub)
+        right = self._tree_hash_without(_right(n), sub)
+        if value is not None:
+            assert isinstance(value, ParentNode)
+            value = ParentNode(
+                value.encryption_key,
+                value.parent_hash,
+                tuple(u for u in value.unmerged_leaves if u not in sub),
+            )
+        assert value is None or isinstance(value, ParentNode)
+        return self.suite.hash(self._parent_hash_input(value, left, right))
+
+    # ------------------------------------------------------------------ parent hash
+
+    def original_sibling_tree_hash(self, n: int, original_sibling: int) -> bytes:
+        """Tree hash of ``original_sibling`` with the unmerged leaves of parent ``n``
+        blanked and removed from every ``unmerged_leaves`` list (§7.9)."""
+        parent = self.parent_node(n)
+        if parent is None:
+            raise UsageError(f"node {n} is blank")
+        self._check_node(original_sibling)
+        return self._tree_hash_without(original_sibling, frozenset(parent.unmerged_leaves))
+
+    def parent_hash(self, n: int, original_sibling: int) -> bytes:
+        """The parent hash of non-blank parent ``n`` with copath child ``original_sibling`` (§7.9).
+
+        ``Hash(ParentHashInput)`` over ``n``'s encryption key, ``n``'s own
+        ``parent_hash`` field and :meth:`original_sibling_tree_hash`.
+        """
+        parent = self.parent_node(n)
+        if parent is None:
+            raise UsageError(f"node {n} is blank")
+        if original_sibling not in (_left(n), _right(n)):
+            raise UsageError(f"node {original_sibling} is not a child of {n}")
+        sibling_hash = self._tree_hash_without(original_sibling, frozenset(parent.unmerged_leaves))
+        return self.suite.hash(
+            _vec(parent.encryption_key) + _vec(parent.parent_hash) + _vec(sibling_hash)
+        )
+
+    def set_path_parent_hashes(self, leaf: int) -> bytes:
+        """Fill in the ``parent_hash`` fields along the filtered direct path of ``leaf``.
+
+        For a path just written by an UpdatePath (§7.5, §7.9): every node of the
+        filtered direct path is non-blank with no unmerged leaves. Working from
+        the top down, each node's ``parent_hash`` becomes the parent hash of the
+        next node above it on the path (the topmost gets the empty string).
+        Returns the parent hash the leaf must carry (empty if the path is empty).
+        """
+        path = self.filtered_direct_path_with_copath(leaf)
+        above = b""
+        for p, s in reversed(path):
+            node = self._nodes[p]
+            if node is None:
+                raise UsageError(f"node {p} of the filtered direct path is blank")
+            assert isinstance(node, ParentNode)
+            if node.unmerged_leaves:
+                raise UsageError(f"node {p} of a fresh path has unmerged leaves")
+            if node.parent_hash != above:
+                self.set_parent(p, ParentNode(node.encryption_key, above, ()))
+            above = self.parent_hash(p, s)
+        return above
+
+    def _parent_hash_valid_child(self, p: int, parent: ParentNode) -> int:
+        """How many descendants D make ``p`` parent-hash valid (§7.9.2): 0, 1 or 2."""
+        count = 0
+        for c, s in ((_left(p), _right(p)), (_right(p), _left(p))):
+            res = self._resolution(c)
+            unmerged = {2 * u for u in parent.unmerged_leaves if _in_subtree(2 * u, c)}
+            # D in res(C) and res(C) \ {D} == unmerged ∩ subtree(C).
+            if len(res) != len(unmerged) + 1:
+                continue
+            rest = [d for d in res if d not in unmerged]
+            if len(rest) != 1:
+                continue
+            d = rest[0]
+            child = self._nodes[d]
+            if isinstance(child, LeafNode):
+                if child.leaf_node_source != LeafNodeSource.COMMIT:
+                    continue
+                child_ph = child.parent_hash
+            else:
+                assert isinstance(child, ParentNode)
+                child_ph = child.parent_hash
+            if child_ph == self.parent_hash(p, s):
+                count += 1
+        return count
+
+    def verify_parent_hashes(self) -> None:
+        """Every non-blank parent node must be parent-hash valid (§7.9.2), else ``V-TREE-002``.
+
+        "Top down": each non-blank parent P must have exactly one descendant D
+        whose ``parent_hash`` is P's parent hash with the other child as
+        original sibling, where D is in the resolution of its child C of P and
+        the rest of that resolution is exactly P's unmerged leaves below C.
+        Since every such D is a commit leaf or itself a checked parent, every P
+        chains down to a leaf.
+        """
+        nodes = self._nodes
+        for p in range(1, len(nodes), 2):
+            parent = nodes[p]
+            if parent is None:
+                continue
+            assert isinstance(parent, ParentNode)
+            if self._parent_hash_valid_child(p, parent) != 1:
+                raise ValidationError("V-TREE-002", f"parent node {p} is not parent-hash valid")
+
+    # ------------------------------------------------------------------ validation
+
+    def verify_leaf_signature(self, i: int, group_id: bytes) -> None:
+        """``V-TREE-003`` unless leaf ``i``'s signature verifies (§7.2).
+
+        For ``update`` and ``commit`` leaves the LeafNodeTBS binds ``group_id``
+        and the leaf index ``i``; for ``key_package`` leaves it does not.
+        """
+        leaf = self.leaf(i)
+        if leaf is None:
+            raise UsageError(f"leaf {i} is blank")
+        verify_leaf_node_signature(self.suite, leaf, group_id, i)
+
+    def verify_unmerged_leaves(self) -> None:
+        """``V-TREE-004``/``V-TREE-005``: the unmerged leaves of every parent (§12.4.3.1)."""
+        nodes = self._nodes
+        root = _root_of(self._n_leaves)
+        for p in range(1, len(nodes), 2):
+            parent = nodes[p]
+            if parent is None:
+                continue
+            assert isinstance(parent, ParentNode)
+            for u in parent.unmerged_leaves:
+                ln = 2 * u
+                if ln >= len(nodes) or nodes[ln] is None or not _in_subtree(ln, p):
+                    raise ValidationError(
+                        "V-TREE-004",
+                        f"unmerged leaf {u} of node {p} is not a member below it",
+                    )
+                x = ln
+                while x != root:
+                    x = _parent_of(x)
+                    if x == p:
+                        break
+                    between = nodes[x]
+                    if between is not None:
+                        assert isinstance(between, ParentNode)
+                        if u not in between.unmerged_leaves:
+                            raise ValidationError(
+                                "V-TREE-005",
+                                f"unmerged leaf {u} of node {p} is missing at node {x}",
+                            )
+
+    def verify_unique_keys(self) -> None:
+        """``V-TREE-006``: no HPKE key in two nodes; ``V-TREE-007``: no signature key
+        in two leaves (§7.3, §12.4.3.1)."""
+        encryption_keys: set[bytes] = set()
+        signature_keys: set[bytes] = set()
+        for value in self._nodes:
+            if value is None:
+                continue
+            if value.encryption_key in encryption_keys:
+                raise ValidationError("V-TREE-006", "an encryption key appears in two nodes")
+            encryption_keys.add(value.encryption_key)
+            if isinstance(value, LeafNode):
+                if value.signature_key in signature_keys:
+                    raise ValidationError("V-TREE-007", "a signature key appears in two leaves")
+                signature_keys.add(value.signature_key)
+
+    def validate(self, group_id: bytes) -> None:
+        """Validate a tree received from others (§7.3, §7.9.2, §12.4.3.1).
+
+        Checks, in order: unique encryption and signature keys (``V-TREE-006``,
+        ``V-TREE-007``); unmerged-leaf lists (``V-TREE-004``, ``V-TREE-005``);
+        each leaf's contents and signature (``V-TREE-008``, ``V-TREE-009``,
+        ``V-TREE-003``); parent hashes (``V-TREE-002``). Group-level policy
+        (credential acceptance, lifetimes, required capabilities, the group's
+        cipher suite in capabilities) is the caller's.
+        """
+        if all(v is None for v in self._nodes[::2]):
+            raise ValidationError("V-TREE-001", "ratchet tree has no member")
+        self.verify_unique_keys()
+        self.verify_unmerged_leaves()
+        for i, leaf in self.leaves():
+            check_leaf_node_contents(leaf)
+            verify_leaf_node_signature(self.suite, leaf, group_id, i)
+        self.verify_parent_hashes()
+
+
+def verify_leaf_node_signature(
+    suite: Suite, leaf: LeafNode, group_id: bytes | None, leaf_index: int | None
+) -> None:
+    """``V-TREE-003`` unless ``leaf``'s signature over its LeafNodeTBS verifies (§7.2).
+
+    ``group_id`` and ``leaf_index`` are used for ``update``/``commit`` leaves and
+    ignored for ``key_package`` leaves.
+    """
+    if leaf.leaf_node_source == LeafNodeSource.KEY_PACKAGE:
+        tbs = leaf.tbs()
+    else:
+        if group_id is None or leaf_index is None:
+            raise UsageError("an update/commit leaf needs group_id and leaf_index")
+        tbs = leaf.tbs(group_id, leaf_index)
+    try:
+        verify_with_label(suite, leaf.signature_key, LEAF_NODE_TBS_LABEL, tbs, leaf.signature)
+    except CryptoError:
+        raise ValidationError(
+            "V-TREE-003", f"leaf {leaf_index} signature does not verify"
+        ) from None
