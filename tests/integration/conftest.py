@@ -9,10 +9,10 @@ import pytest
 
 from tests.support.relay_process import RelayProcess
 
-#: Tests share one relay per module and register many accounts from 127.0.0.1,
-#: so the per-address limit on unauthenticated requests is raised here; the
-#: rate-limit tests start a relay with the documented defaults.
-SHARED_LIMITS = {"unauth_per_address": 1_000_000}
+#: Tests share one relay per module, register many accounts from 127.0.0.1 and
+#: fuzz from one account, so the per-address and per-account request rates are
+#: raised here; test_relay_limits.py checks them on a relay with the defaults.
+SHARED_LIMITS = {"unauth_per_address": 1_000_000, "requests_per_account": 1_000_000}
 
 
 @pytest.fixture(scope="module")
