@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeVar
 
+from ..codec import Reader, Writer
 from ..crypto import Suite
 from ..crypto.labels import expand_with_label
 from ..errors import StateError, UsageError
@@ -192,3 +193,48 @@ class SecretTree:
     def generation(self, leaf: int, kind: RatchetType) -> int:
         """The next generation ``leaf`` will use (or expects) for ``kind``."""
         return self._ratchet(leaf, kind).generation
+
+    # -- snapshot (secret: the caller encrypts it) ----------------------------------
+
+    def encode(self, w: Writer) -> None:
+        """The remaining secrets: unexpanded nodes, and each ratchet with its kept keys."""
+        w.uint32(self._n_leaves)
+        w.uint32(self._config.max_skipped_keys)
+        w.uint32(self._config.max_forward_distance)
+        w.uint32(len(self._nodes))
+        for node, secret in sorted(self._nodes.items()):
+            w.uint32(node)
+            w.opaque(secret)
+        w.uint32(len(self._ratchets))
+        for (leaf, kind), r in sorted(self._ratchets.items()):
+            w.uint32(leaf)
+            w.uint8(kind)
+            w.uint32(r.generation)
+            w.opaque(r.secret)
+            w.uint32(len(r.skipped))
+            for g, (key, nonce) in r.skipped.items():
+                w.uint32(g)
+                w.opaque(key)
+                w.opaque(nonce)
+
+    @classmethod
+    def decode(cls, suite: Suite, r: Reader) -> SecretTree:
+        n_leaves = r.uint32()
+        config = SecretTreeConfig(r.uint32(), r.uint32())
+        tree = cls(suite, b"", max(1, n_leaves), config)
+        tree._nodes = {}
+        for _ in range(r.uint32()):
+            node = r.uint32()
+            tree._nodes[node] = r.opaque()
+        for _ in range(r.uint32()):
+            leaf, kind = r.uint32(), r.uint8()
+            if kind > 1:
+                raise r.error("unknown ratchet type")
+            ratchet = _Ratchet(b"")
+            ratchet.generation = r.uint32()
+            ratchet.secret = r.opaque()
+            for _ in range(r.uint32()):
+                g = r.uint32()
+                ratchet.skipped[g] = (r.opaque(), r.opaque())
+            tree._ratchets[(leaf, RatchetType(kind))] = ratchet
+        return tree

@@ -1,0 +1,182 @@
+"""Validation of leaf nodes and KeyPackages (RFC 9420 §7.3, §10.1) and the
+credential-validator hook (§5.3.1).
+
+Every check raises :class:`~cove.protocol.errors.ValidationError` with a rule
+id (listed in ``docs/protocol/validation.md``) or, for a bad signature,
+:class:`~cove.protocol.errors.CryptoError`. Which credentials are trusted is
+the application's decision: it passes a :class:`CredentialValidator`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from ..crypto import Suite
+from ..crypto.labels import verify_with_label
+from ..errors import ValidationError
+from .credentials import Credential, CredentialType
+from .extensions import (
+    Extension,
+    ExtensionType,
+    RequiredCapabilities,
+    find_extension,
+)
+from .group_context import MLS10
+from .key_package import KeyPackage
+from .leaf_node import LeafNode, LeafNodeSource
+
+LEAF_NODE_LABEL = b"LeafNodeTBS"
+KEY_PACKAGE_LABEL = b"KeyPackageTBS"
+
+#: Extension types that need not appear in a leaf's capabilities (§7.2: the
+#: types of the initial registry).
+DEFAULT_EXTENSION_TYPES = frozenset(int(t) for t in ExtensionType)
+#: Proposal types every implementation supports (§7.2, the initial registry).
+DEFAULT_PROPOSAL_TYPES = frozenset(range(1, 8))
+
+
+class CredentialValidator(Protocol):
+    """The application's authentication service (§5.3.1).
+
+    ``validate`` raises :class:`ValidationError` when ``credential`` must not
+    be accepted with ``signature_key``.
+    """
+
+    def validate(self, credential: Credential, signature_key: bytes) -> None: ...
+
+
+class BasicCredentialValidator:
+    """Accepts any basic credential with a non-empty identity of at most 255 bytes.
+
+    Cove's client binds the identity to a pinned identity key on top of this.
+    """
+
+    def validate(self, credential: Credential, signature_key: bytes) -> None:
+        if credential.credential_type != CredentialType.BASIC:
+            raise ValidationError("V-CRED-001", "only basic credentials are accepted")
+        if not 0 < len(credential.identity) <= 255:
+            raise ValidationError("V-CRED-002", "a basic identity is 1 to 255 bytes")
+
+
+def required_capabilities(extensions: Sequence[Extension]) -> RequiredCapabilities | None:
+    ext = find_extension(extensions, ExtensionType.REQUIRED_CAPABILITIES)
+    return RequiredCapabilities.from_bytes(ext.extension_data) if ext else None
+
+
+def check_supports_required(leaf: LeafNode, required: RequiredCapabilities | None) -> None:
+    """Rule V-LEAF-006: the leaf supports the group's required capabilities (§11.1)."""
+    if required is None:
+        return
+    caps = leaf.capabilities
+    missing = (
+        [
+            t
+            for t in required.extension_types
+            if t not in caps.extensions and t not in DEFAULT_EXTENSION_TYPES
+        ]
+        + [
+            t
+            for t in required.proposal_types
+            if t not in caps.proposals and t not in DEFAULT_PROPOSAL_TYPES
+        ]
+        + [t for t in required.credential_types if t not in caps.credentials]
+    )
+    if missing:
+        raise ValidationError("V-LEAF-006", f"leaf lacks required capabilities {missing}")
+
+
+def validate_leaf_node(
+    suite: Suite,
+    leaf: LeafNode,
+    *,
+    expected_source: LeafNodeSource,
+    credential_validator: CredentialValidator,
+    group_id: bytes | None = None,
+    leaf_index: int | None = None,
+    group_extensions: Sequence[Extension] = (),
+    members: Iterable[tuple[int, LeafNode]] = (),
+    now: int | None = None,
+) -> None:
+    """Validate a leaf node about to enter a group's tree (§7.3).
+
+    ``members`` are the other leaves of the tree (index, leaf); the leaf at
+    ``leaf_index`` (the one being replaced, for an update or commit) is skipped.
+    ``now`` (seconds since the epoch) enables the lifetime check of a
+    KeyPackage leaf; ``None`` skips it.
+    """
+    if leaf.leaf_node_source != expected_source:
+        raise ValidationError(
+            "V-LEAF-001", f"leaf_node_source is {leaf.leaf_node_source}, not {expected_source}"
+        )
+    credential_validator.validate(leaf.credential, leaf.signature_key)
+    caps = leaf.capabilities
+    if MLS10 not in caps.versions:
+        raise ValidationError("V-LEAF-002", "leaf does not support mls10")
+    if suite.suite_id not in caps.cipher_suites:
+        raise ValidationError("V-LEAF-002", "leaf does not support the group's cipher suite")
+    if leaf.credential.credential_type not in caps.credentials:
+        raise ValidationError("V-LEAF-003", "leaf's credential type is not in its capabilities")
+    for ext in leaf.extensions:
+        if ext.extension_type not in caps.extensions and (
+            ext.extension_type not in DEFAULT_EXTENSION_TYPES
+        ):
+            raise ValidationError(
+                "V-LEAF-004", f"extension {ext.extension_type} not in the leaf's capabilities"
+            )
+    if expected_source == LeafNodeSource.KEY_PACKAGE:
+        tbs = leaf.tbs()
+        lifetime = leaf.lifetime
+        if (
+            now is not None
+            and lifetime is not None
+            and not lifetime.not_before <= now <= lifetime.not_after
+        ):
+            raise ValidationError("V-LEAF-005", "leaf lifetime does not cover now")
+    else:
+        tbs = leaf.tbs(group_id, leaf_index)
+    check_supports_required(leaf, required_capabilities(group_extensions))
+    for index, other in members:
+        if index == leaf_index:
+            continue
+        if other.encryption_key == leaf.encryption_key:
+            raise ValidationError("V-LEAF-007", "encryption key already used in the group")
+        if other.signature_key == leaf.signature_key:
+            raise ValidationError("V-LEAF-008", "signature key already used in the group")
+        if leaf.credential.credential_type not in other.capabilities.credentials:
+            raise ValidationError("V-LEAF-009", "a member does not support this credential type")
+        if other.credential.credential_type not in caps.credentials:
+            raise ValidationError("V-LEAF-009", "leaf does not support a member's credential type")
+    verify_with_label(suite, leaf.signature_key, LEAF_NODE_LABEL, tbs, leaf.signature)
+
+
+def verify_key_package_signature(suite: Suite, kp: KeyPackage) -> None:
+    verify_with_label(suite, kp.leaf_node.signature_key, KEY_PACKAGE_LABEL, kp.tbs(), kp.signature)
+
+
+def validate_key_package(
+    suite: Suite,
+    kp: KeyPackage,
+    *,
+    credential_validator: CredentialValidator,
+    group_extensions: Sequence[Extension] = (),
+    members: Iterable[tuple[int, LeafNode]] = (),
+    now: int | None = None,
+) -> None:
+    """Validate a KeyPackage for an Add (§10.1, §12.1.1)."""
+    if kp.version != MLS10:
+        raise ValidationError("V-KP-001", "KeyPackage protocol version is not mls10")
+    if kp.cipher_suite != suite.suite_id:
+        raise ValidationError("V-KP-002", "KeyPackage cipher suite differs from the group's")
+    if kp.init_key == kp.leaf_node.encryption_key:
+        raise ValidationError("V-KP-003", "init_key equals the leaf's encryption key")
+    verify_key_package_signature(suite, kp)
+    validate_leaf_node(
+        suite,
+        kp.leaf_node,
+        expected_source=LeafNodeSource.KEY_PACKAGE,
+        credential_validator=credential_validator,
+        group_extensions=group_extensions,
+        members=members,
+        now=now,
+    )
