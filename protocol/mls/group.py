@@ -369,6 +369,13 @@ class Group:
     def member(self, leaf: int) -> Member:
         return _member(self._epoch.tree, leaf)
 
+    def group_info_bytes(self) -> bytes:
+        """A signed GroupInfo of the current epoch (MLSMessage), with ``external_pub`` so
+        that holders can join by external commit, and the tree if so configured."""
+        self._check_active()
+        info = self._group_info(self._epoch, self._my_leaf, self._signature_private)
+        return MLSMessage(info).to_bytes()
+
     def ratchet_tree(self) -> bytes:
         """The public tree (the ``ratchet_tree`` extension payload) for out-of-band delivery."""
         return encode_ratchet_tree(self._epoch.tree.to_nodes())
@@ -539,6 +546,8 @@ class Group:
         return self.commit(props, now=now, authenticated_data=authenticated_data)
 
     def remove(self, leaves: Sequence[int], *, authenticated_data: bytes = b"") -> CommitOutput:
+        if self._my_leaf in leaves:
+            raise UsageError("we cannot commit our own removal; use leave()")
         return self.commit(
             [Proposal(Remove(i)) for i in leaves], authenticated_data=authenticated_data
         )
@@ -581,8 +590,6 @@ class Group:
             now=now,
         )
         applied = apply_proposals(infos, ep.tree, ep.context.extensions)
-        if any(leaf == self._my_leaf for leaf, _ in applied.removed):
-            raise UsageError("we cannot commit our own removal; use leave()")
         commit_refs = tuple(
             ProposalOrRef(info.ref if info.ref is not None else info.proposal) for info in infos
         )
@@ -921,7 +928,9 @@ class Group:
         if external:
             if commit.path is None:
                 raise ValidationError("V-GROUP-003", "an external commit needs a path")
-            committer_leaf = tree.add_leaf(commit.path.leaf_node)
+            # The joiner's leaf goes to the leftmost free place as a placeholder that the
+            # UpdatePath then replaces, exactly as the joiner built it (§12.4.3.2).
+            committer_leaf = tree.add_leaf(replace(commit.path.leaf_node, encryption_key=b""))
         else:
             assert sender.index is not None
             committer_leaf = LeafIndex(sender.index)
