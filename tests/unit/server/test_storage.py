@@ -1,0 +1,63 @@
+"""SQLite storage: PRAGMAs, migrations, transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from cove.server.storage.sqlite import SchemaTooNew, SqliteStorage, migrations
+
+
+def test_pragmas_and_migrations(tmp_path: Path) -> None:
+    async def main() -> None:
+        storage = SqliteStorage(tmp_path / "r.sqlite3")
+        await storage.open()
+        try:
+            db = storage._writer
+            assert db is not None
+            for pragma, want in (("journal_mode", "wal"), ("synchronous", 2),
+                                 ("foreign_keys", 1), ("secure_delete", 1)):  # fmt: skip
+                async with db.execute(f"PRAGMA {pragma}") as cur:
+                    row = await cur.fetchone()
+                assert row is not None and row[0] == want, pragma
+            async with storage.write() as txn:
+                await txn.set_meta("k", b"v")
+            with pytest.raises(RuntimeError):
+                async with storage.write() as txn:
+                    await txn.set_meta("k", b"changed")
+                    raise RuntimeError("roll back")
+            async with storage.read() as txn:
+                assert await txn.get_meta("k") == b"v"
+        finally:
+            await storage.close()
+        # opening again applies nothing new
+        again = SqliteStorage(tmp_path / "r.sqlite3")
+        await again.open()
+        await again.close()
+
+    asyncio.run(main())
+    db = sqlite3.connect(tmp_path / "r.sqlite3")
+    versions = [r[0] for r in db.execute("SELECT version FROM schema_version")]
+    assert versions == [v for v, _ in migrations()]
+    db.execute("INSERT INTO schema_version VALUES (9999)")
+    db.commit()
+    db.close()
+
+    async def newer() -> None:
+        storage = SqliteStorage(tmp_path / "r.sqlite3")
+        try:
+            await storage.open()
+        finally:
+            await storage.close()
+
+    with pytest.raises(SchemaTooNew):
+        asyncio.run(newer())
+
+
+def test_migrations_ship_as_package_data() -> None:
+    found = migrations()
+    assert found and found[0][0] == 1
+    assert "CREATE TABLE messages" in found[0][1]
