@@ -285,14 +285,14 @@ class RatchetTree:
         return None
 
     def free_leaf(self) -> LeafIndex:
-        """The leftmost blank leaf, extending the tree if there is none (§7.7, §12.1.1)."""
+        """The leaf the next :meth:`add_leaf` fills: the leftmost blank leaf, or
+        ``n_leaves`` when there is none (the add will extend the tree). Does not
+        modify the tree."""
         nodes = self._nodes
         for i in range(self._n_leaves):
             if nodes[2 * i] is None:
                 return LeafIndex(i)
-        first_new = self._n_leaves
-        self._extend()
-        return LeafIndex(first_new)
+        return LeafIndex(self._n_leaves)
 
     def direct_path(self, n: int) -> list[NodeIndex]:
         """Ancestors of node ``n``, parent first, root last (§4.1.2)."""
@@ -384,6 +384,8 @@ class RatchetTree:
         if not isinstance(leaf_node, LeafNode):
             raise UsageError("add_leaf takes a LeafNode")
         i = self.free_leaf()
+        if i == self._n_leaves:
+            self._extend()
         nodes = self._nodes
         for p in self.direct_path(2 * i):
             parent = nodes[p]

@@ -33,9 +33,7 @@ Validation rule ids raised here (``docs/protocol/ratchet-tree.md``):
   (or twice in the path);
 * ``V-TKEM-008`` the leaf's ``parent_hash`` is not the parent hash of its path;
 * ``V-TKEM-009`` the new leaf's signature key belongs to another member;
-* ``V-TKEM-010`` private keys that do not match the public tree;
-* ``V-TKEM-011`` a joiner's path secret is for a node that is not on the
-  committer's filtered direct path.
+* ``V-TKEM-010`` private keys that do not match the public tree.
 
 Content checks of the new leaf shared with tree validation raise
 ``V-TREE-008``/``V-TREE-009``.
@@ -210,8 +208,8 @@ class TreePrivateKeys(Struct):
         non-blank ancestors of ``node`` (exactly the committer's filtered direct
         path above it, since the commit blanked the rest of that path) get
         ``DeriveSecret(., "path")`` in turn. Each derived public key must equal
-        the tree's (``V-TKEM-003``). See also :func:`joiner_private_keys`, which
-        also checks ``node`` against the committer's path.
+        the tree's (``V-TKEM-003``). :func:`joiner_private_keys` finds ``node``
+        from the committer's leaf index.
         """
         if suite is not tree.suite:
             raise UsageError("suite and tree disagree")
@@ -724,8 +722,8 @@ def joiner_private_keys(
     sent the commit (the GroupInfo signer). ``path_secret`` is for the lowest
     common ancestor of ``my_leaf`` and ``committer``; the secrets of the
     committer's filtered-direct-path nodes above it follow by DeriveSecret.
-    Each derived public key must equal the tree's (``V-TKEM-003``); the LCA must
-    be on the committer's filtered direct path (``V-TKEM-011``). With no
+    Each derived public key must equal the tree's, and the LCA must be
+    non-blank (``V-TKEM-003``). With no
     ``path_secret`` the member knows only its leaf key.
     """
     suite = tree.suite
@@ -739,9 +737,7 @@ def joiner_private_keys(
         return keys
     if my_leaf == committer:
         raise UsageError("the committer is not a joiner")
+    # The LCA is always on the committer's filtered direct path: its copath child
+    # holds this (non-blank) leaf. If the commit left it blank, V-TKEM-003.
     lca = common_ancestor(NodeIndex(2 * my_leaf), NodeIndex(2 * committer))
-    if lca not in tree.filtered_direct_path(committer):
-        raise ValidationError(
-            "V-TKEM-011", f"path secret for node {lca}, not on the committer's path"
-        )
     return keys.with_path_secret(suite, tree, lca, path_secret)
