@@ -57,7 +57,7 @@ def agree(groups: list[Group]) -> None:
 @pytest.mark.parametrize("suite", [1, 2, 3])
 @pytest.mark.parametrize("config", [None, PUBLIC], ids=["private-handshakes", "public"])
 def test_life_cycle(suite: int, config: GroupConfig | None) -> None:
-    groups, rng = make_group(4, suite, config)
+    groups, _ = make_group(4, suite, config)
     agree(groups)
     a, b, c, d = groups
     msg = b.encrypt(b"hello", authenticated_data=b"ad")
@@ -255,7 +255,7 @@ def test_tampered_parent_hash_in_update_path() -> None:
 
 def test_wrong_epoch_and_replay() -> None:
     groups, _ = make_group(3)
-    a, b, c = groups
+    a, b, _ = groups
     msg = a.encrypt(b"once")
     assert isinstance(b.process(msg), ApplicationMessage)
     _refused(b, msg, StateError)  # replay
