@@ -37,7 +37,7 @@ Validation rule ids raised here (``docs/protocol/ratchet-tree.md``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
 from ..codec import encode_varint
@@ -284,6 +284,27 @@ class RatchetTree:
                 return i
         return None
 
+    def nodes_with_encryption_keys(self, keys: Iterable[bytes]) -> list[NodeIndex]:
+        """The non-blank nodes whose HPKE encryption key is one of ``keys`` (one pass)."""
+        wanted = frozenset(keys)
+        return [
+            NodeIndex(n)
+            for n, v in enumerate(self._nodes)
+            if v is not None and v.encryption_key in wanted
+        ]
+
+    def leaves_with_signature_key(self, key: bytes) -> list[LeafIndex]:
+        """The non-blank leaves whose signature key is ``key`` (one pass)."""
+        nodes = self._nodes
+        out: list[LeafIndex] = []
+        for n in range(0, len(nodes), 2):
+            v = nodes[n]
+            if v is not None:
+                assert isinstance(v, LeafNode)
+                if v.signature_key == key:
+                    out.append(LeafIndex(n >> 1))
+        return out
+
     def free_leaf(self) -> LeafIndex:
         """The leaf the next :meth:`add_leaf` fills: the leftmost blank leaf, or
         ``n_leaves`` when there is none (the add will extend the tree). Does not
@@ -345,6 +366,12 @@ class RatchetTree:
         for p in self.direct_path(2 * i):
             nodes[p] = None
         self._invalidate(2 * i)
+
+    def extend(self) -> None:
+        """Double the leaf count: the old tree becomes the left subtree of a new
+        blank root (§7.7). :meth:`add_leaf` does this itself; this is for placing
+        an external committer one past the last leaf of a full tree."""
+        self._extend()
 
     def _extend(self) -> None:
         """Double the leaf count: the old tree becomes the left subtree of a blank root."""

@@ -291,6 +291,17 @@ class TreePrivateKeys(Struct):
 # ============================================================================ creation
 
 
+def _copy_for_sender(tree: RatchetTree, sender: int) -> RatchetTree:
+    """A copy of ``tree`` with room for ``sender``: an external committer of a
+    tree without blank leaves sits one past the last leaf (§12.4.3.2)."""
+    new = tree.copy()
+    if sender == tree.n_leaves and tree.free_leaf() == sender:
+        new.extend()
+    elif not 0 <= sender < tree.n_leaves:
+        raise UsageError(f"sender {sender} is outside the tree")
+    return new
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class PreparedUpdatePath:
     """The committer's side of an UpdatePath before encryption (§7.4, §7.5).
@@ -339,8 +350,10 @@ def prepare_update_path(
 ) -> PreparedUpdatePath:
     """Step 1 of an UpdatePath: new keys along the sender's filtered direct path.
 
-    ``tree`` is the tree after the commit's proposals (it is not modified).
-    ``leaf_template`` supplies the new leaf's signature key, credential,
+    ``tree`` is the tree after the commit's proposals (it is not modified). An
+    external committer (§12.4.3.2) passes the leaf it is assigned: the leftmost
+    blank leaf, or ``tree.n_leaves`` when none is blank (the new tree is then
+    extended). ``leaf_template`` supplies the new leaf's signature key, credential,
     capabilities and extensions (default: the sender's current leaf; required
     when the sender's leaf is blank, as in an external commit). The new leaf
     gets a fresh HPKE key pair, ``leaf_node_source = commit``, the computed
@@ -352,16 +365,14 @@ def prepare_update_path(
     which case the commit secret is ``DeriveSecret(path_secret[0], "path")``).
     """
     suite = tree.suite
-    if not 0 <= sender < tree.n_leaves:
-        raise UsageError(f"sender {sender} is outside the tree")
-    template = leaf_template if leaf_template is not None else tree.leaf(sender)
+    new = _copy_for_sender(tree, sender)
+    template = leaf_template if leaf_template is not None else new.leaf(sender)
     if template is None:
         raise UsageError("a blank sender leaf needs a leaf_template")
     if suite.signature_public_key(signature_private) != template.signature_key:
         raise UsageError("signature_private does not match the leaf's signature key")
 
     leaf_private, leaf_public = suite.generate_kem_key_pair(rng)
-    new = tree.copy()
     new.blank_path(sender)
     path = tuple(new.filtered_direct_path_with_copath(sender))
 
@@ -532,8 +543,10 @@ def merge_update_path(
 ) -> RatchetTree:
     """Check an UpdatePath against ``tree`` and return the merged tree (§7.5, §7.9.2, §12.4.2).
 
-    ``tree`` is the tree after the commit's proposals (not modified); for an
-    external commit ``sender`` is the blank leaf assigned to the joiner. Checks:
+    ``tree`` is the tree after the commit's proposals (not modified). For an
+    external commit ``sender`` is the leaf assigned to the joiner: blank (or a
+    placeholder), or ``tree.n_leaves`` when no leaf is blank (the merged tree is
+    then extended). Checks:
     one UpdatePathNode per filtered-direct-path node (``V-TKEM-001``), the
     leaf's source (``V-TKEM-004``), contents (``V-TREE-008``/``009``) and
     signature (``V-TKEM-005``), a new encryption key (``V-TKEM-006``), no path
@@ -543,9 +556,8 @@ def merge_update_path(
     :func:`apply_update_path`.
     """
     suite = tree.suite
-    if not 0 <= sender < tree.n_leaves:
-        raise UsageError(f"sender {sender} is outside the tree")
-    path = tree.filtered_direct_path_with_copath(sender)
+    new = _copy_for_sender(tree, sender)
+    path = new.filtered_direct_path_with_copath(sender)
     if len(update_path.nodes) != len(path):
         raise ValidationError(
             "V-TKEM-001",
@@ -559,28 +571,19 @@ def merge_update_path(
         verify_leaf_node_signature(suite, leaf, group_id, sender)
     except ValidationError:
         raise ValidationError("V-TKEM-005", "UpdatePath leaf signature does not verify") from None
-    old_leaf = tree.leaf(sender)
+    old_leaf = new.leaf(sender)
     if old_leaf is not None and old_leaf.encryption_key == leaf.encryption_key:
         raise ValidationError("V-TKEM-006", "the committer's leaf keeps its encryption key")
 
     new_keys = [leaf.encryption_key, *(n.encryption_key for n in update_path.nodes)]
     if len(set(new_keys)) != len(new_keys):
         raise ValidationError("V-TKEM-007", "a public key appears twice in the UpdatePath")
-    fresh = set(new_keys)
-    for n in range(tree.n_nodes):
-        value = tree.node(n)
-        if value is None:
-            continue
-        if value.encryption_key in fresh:
-            raise ValidationError("V-TKEM-007", f"UpdatePath key already used at node {n}")
-        if (
-            isinstance(value, LeafNode)
-            and n != 2 * sender
-            and value.signature_key == leaf.signature_key
-        ):
-            raise ValidationError("V-TKEM-009", "signature key of another member")
+    reused = tree.nodes_with_encryption_keys(new_keys)
+    if reused:
+        raise ValidationError("V-TKEM-007", f"UpdatePath key already used at node {reused[0]}")
+    if any(i != sender for i in tree.leaves_with_signature_key(leaf.signature_key)):
+        raise ValidationError("V-TKEM-009", "signature key of another member")
 
-    new = tree.copy()
     new.blank_path(sender)
     for (p, _), upn in zip(path, update_path.nodes, strict=True):
         new.set_parent(p, ParentNode(upn.encryption_key))
@@ -666,13 +669,13 @@ def apply_update_path(
     context = group_context.to_bytes()
 
     # Our keys on nodes the sender's path replaces or blanks are obsolete.
-    sender_path = set(tree.direct_path(2 * sender))
+    sender_path = set(new.direct_path(2 * sender))
     old_keys = my_keys.replace(remove=sender_path)
     slot: int | None = None
     private: bytes | None = None
     for k, r in enumerate(resolutions[start]):
         candidate = old_keys.get(r)
-        value = tree.node(r)
+        value = new.node(r)
         if (
             candidate is not None
             and value is not None

@@ -27,6 +27,7 @@ from cove.protocol.mls.treekem import (
     create_update_path,
     encrypt_update_path,
     joiner_private_keys,
+    merge_update_path,
     prepare_update_path,
 )
 from tests.unit.protocol.test_ratchet_tree import GROUP_ID, SUITE, Member, make_member, sign_leaf
@@ -221,6 +222,42 @@ def test_prepare_then_encrypt_equals_create() -> None:
     assert applied.commit_secret == prepared.commit_secret
     with pytest.raises(UsageError):  # the context must carry the new tree hash
         encrypt_update_path(prepared, replace(context, tree_hash=bytes(32)), SeededRandom(1))
+
+
+@pytest.mark.parametrize("members", [4, 5])
+def test_external_commit_sender_in_a_blank_or_new_leaf(members: int) -> None:
+    sim = _grown(members)
+    if members == 5:
+        sim.commit(0, removes=[2])  # leaves a blank leaf 2
+    tree = sim.tree
+    joiner = make_member("external")
+    sender = tree.free_leaf()
+    assert sender == (4 if members == 4 else 2)
+    created = create_update_path(
+        tree,
+        sender,
+        group_id=GROUP_ID,
+        signature_private=joiner.signature_private,
+        group_context_for=sim.context_for,
+        rng=SeededRandom("external"),
+        leaf_template=joiner.leaf_node,
+    )
+    created.tree.validate(GROUP_ID)
+    assert created.tree.leaf(sender) == created.update_path.leaf_node
+    for keys in sim.keys.values():
+        applied = apply_update_path(
+            tree,
+            sender,
+            created.update_path,
+            keys,
+            group_id=GROUP_ID,
+            group_context_for=sim.context_for,
+        )
+        assert applied.commit_secret == created.commit_secret
+        assert applied.tree == created.tree
+        applied.private_keys.check_against(applied.tree)
+    with pytest.raises(UsageError):  # not the leaf an Add would take
+        merge_update_path(tree, tree.n_leaves + 1, created.update_path, GROUP_ID)
 
 
 # --------------------------------------------------------------------------- rejections
