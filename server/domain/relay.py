@@ -54,6 +54,8 @@ from .ratelimit import RateLimiter
 log = logging.getLogger("cove.relay")
 
 RELAY_ID_KEY = "relay_id"
+_SESSION_CACHE_SECONDS = 60.0
+_SESSION_CACHE_SIZE = 100_000
 _RANK = {"member": 0, "moderator": 1, "owner": 2}
 
 
@@ -84,6 +86,8 @@ class Relay:
         self.hub = Hub(config.limit("ws_connections_per_account"), config.limit("ws_send_queue"))
         self.relay_id = b""
         self._challenges: dict[bytes, float] = {}
+        # token hash -> (session, monotonic time cached); see access_caller
+        self._sessions: dict[bytes, tuple[Session, float]] = {}
         self._limiters: dict[str, RateLimiter] = {}
         for name in (
             "unauth_per_address",
@@ -187,16 +191,37 @@ class Relay:
         if not token:
             raise Unauthorized("missing bearer token")
         token_hash = secret_hash(token)
-        async with self.storage.read() as txn:
-            session: Session | None = await txn.session_by_token(token_hash, self.clock.now())
+        session = self._cached_session(token_hash)
         if session is None:
-            raise Unauthorized("unknown or expired token")
+            async with self.storage.read() as txn:
+                session = await txn.session_by_token(token_hash, self.clock.now())
+            if session is None:
+                raise Unauthorized("unknown or expired token")
+            if len(self._sessions) >= _SESSION_CACHE_SIZE:
+                self._sessions.clear()
+            self._sessions[token_hash] = (session, self.clock.monotonic())
         self.check_rate("requests_per_account", session.account_id)
         return Caller(session.account_id, session.device_id, token_hash)
+
+    def _cached_session(self, token_hash: bytes) -> Session | None:
+        """Sessions are cached for a minute; logout and account deletion evict
+        them at once, expiry is checked on every use."""
+        hit = self._sessions.get(token_hash)
+        if hit is None:
+            return None
+        session, cached_at = hit
+        if (
+            self.clock.monotonic() - cached_at > _SESSION_CACHE_SECONDS
+            or session.expires_at <= self.clock.now()
+        ):
+            del self._sessions[token_hash]
+            return None
+        return session
 
     async def do_logout(self, caller: Caller) -> E.Ok:
         async with self.storage.write() as txn:
             await txn.delete_token(caller.token_hash)
+        self._sessions.pop(caller.token_hash, None)
         return E.Ok()
 
     async def whoami(self, caller: Caller) -> E.AccountInfo:
@@ -238,6 +263,9 @@ class Relay:
                 if await txn.count_members(group_id) == 0:
                     await txn.delete_group(group_id)
         self.hub.drop_account(caller.account_id)
+        for token_hash, (session, _) in list(self._sessions.items()):
+            if session.account_id == caller.account_id:
+                del self._sessions[token_hash]
         await self.storage.checkpoint()
         return E.Ok()
 
