@@ -416,7 +416,7 @@ class RatchetTree:
         nodes = self._nodes
         for p in self.direct_path(2 * i):
             parent = nodes[p]
-            if parent is not None:
+            if parent is not None and i not in parent.unmerged_leaves:
                 assert isinstance(parent, ParentNode)
                 nodes[p] = ParentNode(
                     parent.encryption_key,

@@ -44,7 +44,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Final
 
 from ..codec import Reader, Struct, Writer
@@ -143,7 +142,9 @@ class TreePrivateKeys(Struct):
     keys: Mapping[NodeIndex, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "keys", MappingProxyType(dict(sorted(self.keys.items()))))
+        # A private sorted copy, exposed read-only (typed Mapping). Not a
+        # MappingProxyType, which copy.deepcopy and pickle refuse.
+        object.__setattr__(self, "keys", dict(sorted(self.keys.items())))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -418,7 +419,7 @@ def prepare_update_path(
         sender=LeafIndex(sender),
         leaf_node=leaf,
         path=path,
-        path_secrets=MappingProxyType(path_secrets),
+        path_secrets=path_secrets,
         commit_secret=commit_secret,
         private_keys=keys,
     )

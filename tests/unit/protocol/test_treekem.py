@@ -4,6 +4,7 @@ V-TKEM-001..011; TreePrivateKeys encoding and redaction."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -512,6 +513,7 @@ def test_private_keys_encoding_and_redaction() -> None:
     keys = sim.keys[2]
     data = keys.to_bytes()
     assert TreePrivateKeys.from_bytes(data) == keys
+    assert copy.deepcopy(keys) == keys  # a snapshot may deep-copy the state
     text = repr(keys)
     assert "leaf_index=2" in text
     for private in keys.keys.values():
