@@ -39,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from cove.protocol.codec import Struct, Writer
 from cove.protocol.mls.commit import Commit
 from cove.protocol.mls.credentials import CredentialType
@@ -65,7 +66,6 @@ from cove.protocol.mls.proposals import (
 )
 from cove.protocol.mls.psk import PSKType
 from cove.protocol.mls.welcome import GroupInfo, GroupSecrets, Welcome
-
 from tests.support.vectors import cases, h
 
 STRUCTS: dict[str, type[Struct]] = {
