@@ -416,8 +416,7 @@ class RatchetTree:
         nodes = self._nodes
         for p in self.direct_path(2 * i):
             parent = nodes[p]
-            if parent is not None and i not in parent.unmerged_leaves:
-                assert isinstance(parent, ParentNode)
+            if isinstance(parent, ParentNode) and i not in parent.unmerged_leaves:
                 nodes[p] = ParentNode(
                     parent.encryption_key,
                     parent.parent_hash,
