@@ -40,7 +40,7 @@ def new_token() -> Token:
 
 
 def new_invite_code() -> str:
-    """128 random bits, base32 in groups, e.g. ``cove-abcd-efgh-…``."""
+    """160 random bits, base32 in groups of four, e.g. ``cove-abcd-efgh-…``."""
     raw = base64.b32encode(secrets.token_bytes(20)).decode().lower().rstrip("=")
     return "cove-" + "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
