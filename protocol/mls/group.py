@@ -24,7 +24,7 @@ epochs (for late application messages), then dropped.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
@@ -110,7 +110,12 @@ from .transcript import (
 )
 from .tree_math import LeafIndex, NodeIndex
 from .treekem import TreePrivateKeys, apply_update_path, create_update_path, joiner_private_keys
-from .validation import BasicCredentialValidator, CredentialValidator, validate_leaf_node
+from .validation import (
+    BasicCredentialValidator,
+    CredentialValidator,
+    MemberIndex,
+    validate_leaf_node,
+)
 from .welcome import GroupInfo, GroupSecrets, PathSecret, Welcome
 
 _SNAPSHOT_VERSION = 1
@@ -187,14 +192,34 @@ class AppliedCommit:
 ProcessedMessage: TypeAlias = ApplicationMessage | ProposalMessage | AppliedCommit
 
 
-@dataclass(frozen=True, slots=True)
 class CommitOutput:
-    """What to send: the commit (MLSMessage), a Welcome for new members, a GroupInfo."""
+    """What to send: the commit (MLSMessage bytes) and, if members were added, their
+    Welcome. ``group_info`` (a signed GroupInfo of the new epoch, for external joins)
+    is built on first access: it carries the whole tree, so it costs O(n)."""
 
-    commit: bytes
-    welcome: bytes | None
-    group_info: bytes
-    epoch: int  # the epoch the commit leads to
+    __slots__ = ("_group_info", "_make_group_info", "commit", "epoch", "welcome")
+
+    def __init__(
+        self,
+        commit: bytes,
+        welcome: bytes | None,
+        epoch: int,
+        make_group_info: Callable[[], bytes],
+    ) -> None:
+        self.commit = commit
+        self.welcome = welcome
+        self.epoch = epoch  # the epoch the commit leads to
+        self._make_group_info = make_group_info
+        self._group_info: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"CommitOutput(epoch={self.epoch}, welcome={self.welcome is not None})"
+
+    @property
+    def group_info(self) -> bytes:
+        if self._group_info is None:
+            self._group_info = self._make_group_info()
+        return self._group_info
 
 
 # -- epoch state ------------------------------------------------------------------
@@ -693,9 +718,9 @@ class Group:
         next_epoch = _epoch_from_secrets(
             suite, context, tree, path.private_keys, s, self._config, interim, tag
         )
-        group_info = self._group_info(next_epoch, my_leaf, signature_private)
         welcome = None
         if applied.added:
+            group_info = self._group_info(next_epoch, my_leaf, signature_private)
             welcome = self._welcome(applied, group_info, s, path.path_secrets, my_leaf)
         if sender.sender_type == SenderType.NEW_MEMBER_COMMIT:
             commit_bytes = MLSMessage(protect_public(suite, signed, None, None)).to_bytes()
@@ -712,8 +737,10 @@ class Group:
         return CommitOutput(
             commit=commit_bytes,
             welcome=MLSMessage(welcome).to_bytes() if welcome else None,
-            group_info=MLSMessage(group_info).to_bytes(),
             epoch=new_epoch,
+            make_group_info=lambda: MLSMessage(
+                self._group_info(next_epoch, my_leaf, signature_private)
+            ).to_bytes(),
         )
 
     def _group_info(self, ep: _Epoch, signer: LeafIndex, signature_private: bytes) -> GroupInfo:
@@ -973,7 +1000,7 @@ class Group:
                 group_id=old.group_id,
                 leaf_index=committer_leaf,
                 group_extensions=applied.extensions,
-                members=list(tree.leaves()),
+                members=MemberIndex(tree.leaves()),
             )
             result = apply_update_path(
                 tree,

@@ -38,6 +38,7 @@ from .ratchet_tree import RatchetTree
 from .tree_math import LeafIndex
 from .validation import (
     CredentialValidator,
+    MemberIndex,
     check_supports_required,
     required_capabilities,
     validate_key_package,
@@ -102,8 +103,7 @@ def validate_proposal_list(
     signature_keys: set[bytes] = set()
     psk_ids: set[bytes] = set()
     counts: dict[int, int] = {}
-    members = list(tree.leaves())
-    member_keys = {leaf.signature_key for _, leaf in members}
+    members = MemberIndex(tree.leaves())
     for info in proposals:
         p, body = info.proposal, info.proposal.body
         counts[p.proposal_type] = counts.get(p.proposal_type, 0) + 1
@@ -122,7 +122,7 @@ def validate_proposal_list(
                 now=now,
             )
             key = kp.leaf_node.signature_key
-            if key in signature_keys or key in member_keys:
+            if key in signature_keys or key in members.signature_keys:
                 raise _fail("V-PROP-003", "an Add for a client already in the group")
             signature_keys.add(key)
         elif isinstance(body, Update):
@@ -166,7 +166,7 @@ def validate_proposal_list(
             psk_ids.add(ident)
         elif isinstance(body, GroupContextExtensions):
             required = required_capabilities(body.extensions)
-            for _, leaf in members:
+            for _, leaf in tree.leaves():
                 check_supports_required(leaf, required)
                 for ext in body.extensions:
                     if ext.extension_type not in leaf.capabilities.extensions and (

@@ -59,6 +59,24 @@ class BasicCredentialValidator:
             raise ValidationError("V-CRED-002", "a basic identity is 1 to 255 bytes")
 
 
+class MemberIndex:
+    """What leaf validation needs to know about the current members, computed once
+    per tree so that validating many leaves (a batched Add) stays linear."""
+
+    __slots__ = ("credential_types", "encryption_keys", "signature_keys", "supported_by_all")
+
+    def __init__(self, members: Iterable[tuple[int, LeafNode]] = ()) -> None:
+        leaves = list(members)
+        self.encryption_keys = {leaf.encryption_key: i for i, leaf in leaves}
+        self.signature_keys = {leaf.signature_key: i for i, leaf in leaves}
+        self.credential_types = {leaf.credential.credential_type for _, leaf in leaves}
+        # Members usually share one capabilities list: intersect the distinct ones.
+        distinct = {leaf.capabilities.credentials for _, leaf in leaves}
+        self.supported_by_all: set[int] | None = (
+            set.intersection(*(set(c) for c in distinct)) if distinct else None
+        )
+
+
 def required_capabilities(extensions: Sequence[Extension]) -> RequiredCapabilities | None:
     ext = find_extension(extensions, ExtensionType.REQUIRED_CAPABILITIES)
     return RequiredCapabilities.from_bytes(ext.extension_data) if ext else None
@@ -95,13 +113,13 @@ def validate_leaf_node(
     group_id: bytes | None = None,
     leaf_index: int | None = None,
     group_extensions: Sequence[Extension] = (),
-    members: Iterable[tuple[int, LeafNode]] = (),
+    members: MemberIndex | None = None,
     now: int | None = None,
 ) -> None:
     """Validate a leaf node about to enter a group's tree (§7.3).
 
-    ``members`` are the other leaves of the tree (index, leaf); the leaf at
-    ``leaf_index`` (the one being replaced, for an update or commit) is skipped.
+    ``members`` indexes the leaves of the tree; the leaf at ``leaf_index`` (the
+    one being replaced, for an update or commit) may keep its own keys.
     ``now`` (seconds since the epoch) enables the lifetime check of a
     KeyPackage leaf; ``None`` skips it.
     """
@@ -136,16 +154,15 @@ def validate_leaf_node(
     else:
         tbs = leaf.tbs(group_id, leaf_index)
     check_supports_required(leaf, required_capabilities(group_extensions))
-    for index, other in members:
-        if index == leaf_index:
-            continue
-        if other.encryption_key == leaf.encryption_key:
+    if members is not None:
+        if members.encryption_keys.get(leaf.encryption_key, leaf_index) != leaf_index:
             raise ValidationError("V-LEAF-007", "encryption key already used in the group")
-        if other.signature_key == leaf.signature_key:
+        if members.signature_keys.get(leaf.signature_key, leaf_index) != leaf_index:
             raise ValidationError("V-LEAF-008", "signature key already used in the group")
-        if leaf.credential.credential_type not in other.capabilities.credentials:
+        supported = members.supported_by_all
+        if supported is not None and leaf.credential.credential_type not in supported:
             raise ValidationError("V-LEAF-009", "a member does not support this credential type")
-        if other.credential.credential_type not in caps.credentials:
+        if not members.credential_types <= set(caps.credentials):
             raise ValidationError("V-LEAF-009", "leaf does not support a member's credential type")
     verify_with_label(suite, leaf.signature_key, LEAF_NODE_LABEL, tbs, leaf.signature)
 
@@ -160,7 +177,7 @@ def validate_key_package(
     *,
     credential_validator: CredentialValidator,
     group_extensions: Sequence[Extension] = (),
-    members: Iterable[tuple[int, LeafNode]] = (),
+    members: MemberIndex | None = None,
     now: int | None = None,
 ) -> None:
     """Validate a KeyPackage for an Add (§10.1, §12.1.1)."""
