@@ -191,7 +191,7 @@ def test_credential_constructor_checks() -> None:
         Credential(GREASE)  # type: ignore[arg-type]
 
 
-# -- leaf nodes and key packages ------------------------------------------------------
+# -- leaf nodes and key packages -----------------------------------------------
 
 
 @pytest.mark.parametrize("source", list(LeafNodeSource))
@@ -281,7 +281,7 @@ def test_key_package_tbs_and_roundtrip() -> None:
     assert KeyPackage.from_bytes(odd.to_bytes()).version == GREASE
 
 
-# -- extension payloads ----------------------------------------------------------------
+# -- extension payloads --------------------------------------------------------
 
 
 def test_extension_payloads() -> None:
@@ -302,7 +302,7 @@ def test_extension_payloads() -> None:
         RequiredCapabilities.from_bytes(b"\x01\x00\x00\x00")  # odd-length uint16 vector
 
 
-# -- ratchet tree ------------------------------------------------------------------------
+# -- ratchet tree --------------------------------------------------------------
 
 
 def test_ratchet_tree_roundtrip_with_blanks_and_parents() -> None:
@@ -391,7 +391,7 @@ def test_unknown_psk_type_is_refused(psk_type: int) -> None:
         PreSharedKeyID.from_bytes(bytes([psk_type]) + b"\x00\x00")
 
 
-# -- proposals and commits --------------------------------------------------------------------
+# -- proposals and commits -----------------------------------------------------
 
 
 def all_proposals() -> list[Proposal]:
