@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cove.protocol.codec import Reader, encode_varint
 
+from cove.protocol.codec import Reader, encode_varint
 from tests.support.vectors import cases, h
 
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cove.protocol.crypto import suite_for
 from cove.protocol.mls.group_context import GroupContext
 from cove.protocol.mls.key_schedule import epoch_secrets
-
 from tests.support.vectors import cases, h
 
 SECRETS = (

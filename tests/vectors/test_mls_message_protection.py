@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cove.protocol.crypto import SeededRandom, suite_for
 from cove.protocol.errors import ValidationError
 from cove.protocol.mls.commit import Commit
@@ -41,7 +42,6 @@ from cove.protocol.mls.message_protection import (
 )
 from cove.protocol.mls.proposals import Proposal
 from cove.protocol.mls.secret_tree import SecretTree
-
 from tests.support.vectors import cases, h
 
 

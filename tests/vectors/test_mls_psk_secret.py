@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cove.protocol.crypto import suite_for
 from cove.protocol.mls.key_schedule import psk_secret
 from cove.protocol.mls.psk import PreSharedKeyID
-
 from tests.support.vectors import cases, h
 
 

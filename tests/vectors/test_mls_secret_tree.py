@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cove.protocol.crypto import suite_for
 from cove.protocol.mls.message_protection import sender_data_key_nonce
 from cove.protocol.mls.secret_tree import RatchetType, SecretTree
-
 from tests.support.vectors import cases, h
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cove.protocol.crypto import suite_for
 from cove.protocol.errors import CryptoError
 from cove.protocol.mls.framing import AuthenticatedContent
@@ -21,7 +22,6 @@ from cove.protocol.mls.transcript import (
     interim_transcript_hash,
     verify_confirmation_tag,
 )
-
 from tests.support.vectors import cases, h
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cove.protocol.errors import UsageError
 from cove.protocol.mls import tree_math as tm
-
 from tests.support.vectors import cases
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from cove.protocol.codec import VARINT_MAX, Reader, Writer, decode_all, encode_varint
-from cove.protocol.errors import DecodeError
 from hypothesis import given
 from hypothesis import strategies as st
+
+from cove.protocol.codec import VARINT_MAX, Reader, Writer, decode_all, encode_varint
+from cove.protocol.errors import DecodeError
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+
 from cove.protocol.crypto import SeededRandom, suite_for
 from cove.protocol.errors import CryptoError, DecodeError, StateError, UsageError
 from cove.protocol.mls.framing import (

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cove.protocol.crypto import suite_for
 from cove.protocol.errors import CryptoError, StateError, UsageError
 from cove.protocol.mls.secret_tree import RatchetType, SecretTree, SecretTreeConfig
-from hypothesis import given
-from hypothesis import strategies as st
 
 SUITE = suite_for(1)
 SECRET = bytes(range(32))
