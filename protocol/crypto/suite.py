@@ -124,7 +124,10 @@ class _Ed25519(_Signer):
     name = "ed25519"
 
     @staticmethod
+    @lru_cache(maxsize=8)
     def _private(private: bytes) -> ed25519.Ed25519PrivateKey:
+        # Signature keys are long-lived device keys, so a few key objects are kept:
+        # building one costs a scalar multiplication per message signed.
         if len(private) != 32:
             raise UsageError("Ed25519 private key (seed) must be 32 bytes")
         return ed25519.Ed25519PrivateKey.from_private_bytes(private)

@@ -244,9 +244,17 @@ class _Epoch:
     interim_transcript_hash: bytes
     confirmation_tag: bytes
     proposals: dict[bytes, ProposalInfo] = field(default_factory=dict)
+    #: Keys and credentials of the tree's leaves; built on first use, then carried
+    #: from epoch to epoch with each commit's changes.
+    members: MemberIndex | None = None
 
     def __repr__(self) -> str:
         return f"_Epoch(epoch={self.context.epoch}, <secrets redacted>)"
+
+    def member_index(self) -> MemberIndex:
+        if self.members is None:
+            self.members = MemberIndex(self.tree.leaves())
+        return self.members
 
 
 @dataclass(slots=True, repr=False)
@@ -379,6 +387,11 @@ class Group:
     def active(self) -> bool:
         """False once we have been removed from the group."""
         return self._active
+
+    @property
+    def pending_proposals(self) -> int:
+        """How many proposals of this epoch wait for a commit."""
+        return len(self._epoch.proposals)
 
     @property
     def has_pending_commit(self) -> bool:
@@ -613,6 +626,7 @@ class Group:
             extensions=ep.context.extensions,
             credential_validator=self._validator,
             now=now,
+            members=ep.member_index(),
         )
         applied = apply_proposals(infos, ep.tree, ep.context.extensions)
         commit_refs = tuple(
@@ -645,6 +659,7 @@ class Group:
                 extensions=ep.context.extensions,
                 credential_validator=self._validator,
                 now=now,
+                members=ep.member_index(),
             )
         except (ValidationError, CryptoError):
             return False
@@ -718,6 +733,11 @@ class Group:
         next_epoch = _epoch_from_secrets(
             suite, context, tree, path.private_keys, s, self._config, interim, tag
         )
+        members = _index_after(ep.member_index(), ep.tree, applied)
+        if sender.sender_type == SenderType.MEMBER:
+            members.remove(my_leaf, my_node)
+        members.add(my_leaf, _leaf_or_fail(tree, my_leaf))
+        next_epoch.members = members
         welcome = None
         if applied.added:
             group_info = self._group_info(next_epoch, my_leaf, signature_private)
@@ -946,6 +966,7 @@ class Group:
             extensions=ep.context.extensions,
             credential_validator=self._validator,
             now=None,
+            members=ep.member_index(),
         )
         if path_required(infos) and commit.path is None:
             raise ValidationError("V-COMMIT-003", "this commit needs an UpdatePath")
@@ -991,6 +1012,7 @@ class Group:
             )
 
         keys = ep.keys
+        members = _index_after(ep.member_index(), ep.tree, applied)
         if commit.path is not None:
             validate_leaf_node(
                 suite,
@@ -1000,8 +1022,11 @@ class Group:
                 group_id=old.group_id,
                 leaf_index=committer_leaf,
                 group_extensions=applied.extensions,
-                members=MemberIndex(tree.leaves()),
+                members=members,
             )
+            if not external:
+                members.remove(committer_leaf, _leaf_or_fail(tree, committer_leaf))
+            members.add(committer_leaf, commit.path.leaf_node)
             result = apply_update_path(
                 tree,
                 committer_leaf,
@@ -1040,6 +1065,7 @@ class Group:
         verify_confirmation_tag(suite, s.confirmation_key, confirmed, tag)
         interim = interim_transcript_hash(suite, confirmed, tag)
         new = _epoch_from_secrets(suite, context, tree, keys, s, self._config, interim, tag)
+        new.members = members
         summary = AppliedCommit(
             epoch=new_epoch,
             committer=_member(tree, committer_leaf),
@@ -1326,6 +1352,21 @@ class Group:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _index_after(
+    base: MemberIndex, old_tree: RatchetTree, applied: AppliedProposals
+) -> MemberIndex:
+    """The member index of ``old_tree`` after ``applied`` (before any UpdatePath)."""
+    members = base.copy()
+    for leaf, node in applied.removed:
+        members.remove(leaf, node)
+    for leaf, node in applied.updated:
+        members.remove(leaf, _leaf_or_fail(old_tree, leaf))
+        members.add(leaf, node)
+    for leaf, kp in applied.added:
+        members.add(leaf, kp.leaf_node)
+    return members
 
 
 def _leaf_or_fail(tree: RatchetTree, leaf: int) -> LeafNode:

@@ -95,15 +95,19 @@ def validate_proposal_list(
     extensions: Sequence[Extension],
     credential_validator: CredentialValidator,
     now: int | None,
+    members: MemberIndex | None = None,
 ) -> None:
-    """The checks of §12.2 on the whole list, against the tree before the Commit."""
+    """The checks of §12.2 on the whole list, against the tree before the Commit.
+
+    ``members`` indexes ``tree``'s leaves (built here if not given)."""
     external = committer.sender_type == SenderType.NEW_MEMBER_COMMIT
     committer_leaf = committer.index if committer.sender_type == SenderType.MEMBER else None
     touched: set[int] = set()
     signature_keys: set[bytes] = set()
     psk_ids: set[bytes] = set()
     counts: dict[int, int] = {}
-    members = MemberIndex(tree.leaves())
+    if members is None:
+        members = MemberIndex(tree.leaves())
     for info in proposals:
         p, body = info.proposal, info.proposal.body
         counts[p.proposal_type] = counts.get(p.proposal_type, 0) + 1

@@ -9,6 +9,7 @@ the application's decision: it passes a :class:`CredentialValidator`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -60,21 +61,54 @@ class BasicCredentialValidator:
 
 
 class MemberIndex:
-    """What leaf validation needs to know about the current members, computed once
-    per tree so that validating many leaves (a batched Add) stays linear."""
+    """What leaf validation needs to know about the current members.
 
-    __slots__ = ("credential_types", "encryption_keys", "signature_keys", "supported_by_all")
+    Built once per epoch (O(n)) and then updated with each commit's changes
+    (O(changes) plus a dictionary copy), so validating a leaf is O(1) and a
+    batched Add stays linear.
+    """
+
+    __slots__ = ("_capabilities", "_credential_types", "encryption_keys", "signature_keys")
 
     def __init__(self, members: Iterable[tuple[int, LeafNode]] = ()) -> None:
         leaves = list(members)
-        self.encryption_keys = {leaf.encryption_key: i for i, leaf in leaves}
-        self.signature_keys = {leaf.signature_key: i for i, leaf in leaves}
-        self.credential_types = {leaf.credential.credential_type for _, leaf in leaves}
+        self.encryption_keys: dict[bytes, int] = {leaf.encryption_key: i for i, leaf in leaves}
+        self.signature_keys: dict[bytes, int] = {leaf.signature_key: i for i, leaf in leaves}
+        self._credential_types = Counter(leaf.credential.credential_type for _, leaf in leaves)
+        self._capabilities = Counter(leaf.capabilities.credentials for _, leaf in leaves)
+
+    def copy(self) -> MemberIndex:
+        other = MemberIndex()
+        other.encryption_keys = dict(self.encryption_keys)
+        other.signature_keys = dict(self.signature_keys)
+        other._credential_types = Counter(self._credential_types)
+        other._capabilities = Counter(self._capabilities)
+        return other
+
+    def add(self, index: int, leaf: LeafNode) -> None:
+        self.encryption_keys[leaf.encryption_key] = index
+        self.signature_keys[leaf.signature_key] = index
+        self._credential_types[leaf.credential.credential_type] += 1
+        self._capabilities[leaf.capabilities.credentials] += 1
+
+    def remove(self, index: int, leaf: LeafNode) -> None:
+        if self.encryption_keys.get(leaf.encryption_key) == index:
+            del self.encryption_keys[leaf.encryption_key]
+        if self.signature_keys.get(leaf.signature_key) == index:
+            del self.signature_keys[leaf.signature_key]
+        self._credential_types -= Counter({leaf.credential.credential_type: 1})
+        self._capabilities -= Counter({leaf.capabilities.credentials: 1})
+
+    @property
+    def credential_types(self) -> set[int]:
+        return set(self._credential_types)
+
+    @property
+    def supported_by_all(self) -> set[int] | None:
         # Members usually share one capabilities list: intersect the distinct ones.
-        distinct = {leaf.capabilities.credentials for _, leaf in leaves}
-        self.supported_by_all: set[int] | None = (
-            set.intersection(*(set(c) for c in distinct)) if distinct else None
-        )
+        if not self._capabilities:
+            return None
+        return set.intersection(*(set(c) for c in self._capabilities))
 
 
 def required_capabilities(extensions: Sequence[Extension]) -> RequiredCapabilities | None:

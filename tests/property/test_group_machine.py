@@ -29,6 +29,7 @@ from cove.protocol.mls.credentials import Credential
 from cove.protocol.mls.framing import WireFormat
 from cove.protocol.mls.group import ApplicationMessage, AppliedCommit, Group, GroupConfig
 from cove.protocol.mls.key_package_bundle import KeyPackageBundle
+from cove.protocol.mls.validation import MemberIndex
 
 NOW = 1_800_000_000
 MAX_MEMBERS = 16
@@ -160,6 +161,14 @@ class GroupMachine(RuleBasedStateMachine):
         assert sorted(m.identity for m in first.members()) == sorted(
             n.encode() for n in self.members
         )
+        # The member index carried from epoch to epoch equals one built from scratch.
+        for g in groups:
+            carried = g._epoch.member_index()
+            fresh = MemberIndex(g._epoch.tree.leaves())
+            assert carried.encryption_keys == fresh.encryption_keys
+            assert carried.signature_keys == fresh.signature_keys
+            assert carried.credential_types == fresh.credential_types
+            assert carried.supported_by_all == fresh.supported_by_all
 
     @invariant()
     def removed_members_learn_nothing(self) -> None:
