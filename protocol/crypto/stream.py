@@ -12,8 +12,9 @@ Nonce-Reuse Misuse-Resistance", CRYPTO 2015) over ChaCha20-Poly1305 (RFC 8439)::
     P'         = P || 0x00 * (padded_length(len(P), 4096) - len(P))
     P'_i       = P'[i*chunk_size : (i+1)*chunk_size]          for i = 0 .. n-1
     N_i        = 0x00 * 7 || uint32_be(i) || (0x01 if i == n-1 else 0x00)
-    AD         = "cove attachment v1" || uint32_be(chunk_size)
-    C_i        = ChaCha20-Poly1305(K_aead).seal(N_i, AD, P'_i)   # |P'_i| + 16 bytes
+    AD_i       = "cove attachment v1" || uint32_be(chunk_size)              for i < n-1
+    AD_{n-1}   = "cove attachment v1" || uint32_be(chunk_size) || uint64_be(len(P))
+    C_i        = ChaCha20-Poly1305(K_aead).seal(N_i, AD_i, P'_i)  # |P'_i| + 16 bytes
     blob       = commitment || C_0 || ... || C_{n-1}
 
 ``n = ceil(len(P') / chunk_size)`` (at least 1: ``P'`` is never empty), so every
@@ -23,6 +24,8 @@ holds 1 to ``chunk_size``. What each part stops:
 * the counter in the nonce: reordering, dropping or repeating chunks;
 * the last-chunk flag: truncation at a chunk boundary, and appending chunks;
 * ``chunk_size`` in the associated data: decrypting with another chunking;
+* the plaintext length in the last chunk's associated data: reading padding
+  as data (or data as padding), so a blob and its key fix the plaintext;
 * the key (fresh per file) and the commitment: moving chunks between files,
   and one ciphertext that opens under two keys ("invisible salamanders");
 * the SHA-256 of the whole blob, carried in the signed record and checked at
@@ -161,6 +164,9 @@ class _Keys:
         self.commitment = hmac.digest(key, _COMMITMENT_INFO, "sha256")
         self.aad = _LABEL + chunk_size.to_bytes(4, "big")
 
+    def last_aad(self, size: int) -> bytes:
+        return self.aad + size.to_bytes(8, "big")
+
     @staticmethod
     def nonce(counter: int, last: bool) -> bytes:
         return _NONCE_PREFIX + counter.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
@@ -203,7 +209,9 @@ class AttachmentEncryptor:
         if self._counter >= _MAX_CHUNKS:  # pragma: no cover - needs 2^32 chunks
             raise UsageError("attachment too large for its chunk size")
         out = self._keys.aead.encrypt(
-            self._keys.nonce(self._counter, last), bytes(chunk), self._keys.aad
+            self._keys.nonce(self._counter, last),
+            bytes(chunk),
+            self._keys.last_aad(self._size) if last else self._keys.aad,
         )
         self._counter += 1
         return out
@@ -339,7 +347,9 @@ class AttachmentDecryptor:
     def _open(self, chunk: bytes, last: bool) -> bytes:
         try:
             plain = self._keys.aead.decrypt(
-                self._keys.nonce(self._counter, last), chunk, self._keys.aad
+                self._keys.nonce(self._counter, last),
+                chunk,
+                self._keys.last_aad(self._size) if last else self._keys.aad,
             )
         except InvalidTag:
             raise self._fail("a chunk does not authenticate") from None
