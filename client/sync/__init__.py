@@ -1,0 +1,1 @@
+"""Sync: a sans-I/O engine (:mod:`.engine`) and the runner in :mod:`cove.client.service`."""
