@@ -134,6 +134,10 @@ async def dispatch(c: CoveClient, args: argparse.Namespace, out: Output) -> int:
             gid = await c.resolve_group(args.group)
             await c.leave_group(gid)
             out.emit({"ok": True}, "left the group")
+        elif sub == "role":
+            gid = await c.resolve_group(args.group)
+            await c.set_role(gid, args.handle, args.role)
+            out.emit({"ok": True}, f"{args.handle} is now {args.role}")
         elif sub == "rename":
             gid = await c.resolve_group(args.group)
             await c.rename_group(gid, args.name, args.description or "")
@@ -300,6 +304,10 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("handle")
     x = g.add_parser("leave")
     x.add_argument("group")
+    x = g.add_parser("role", help="owner: set a member's role")
+    x.add_argument("group")
+    x.add_argument("handle")
+    x.add_argument("role", choices=["moderator", "member", "owner"])
     x = g.add_parser("rename")
     x.add_argument("group")
     x.add_argument("name")

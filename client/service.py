@@ -451,7 +451,13 @@ class CoveClient:
         if data is None:
             raise UnknownGroup(f"no group {group_id.hex()}")
         record = GroupRecord.unpack(data)
+        if not record.snapshot:
+            raise UnknownGroup("we are no longer a member of this group")
         return record, Group.from_bytes(record.snapshot, self.rng, credential_validator=_validator)
+
+    async def _is_active(self, txn: Txn, group_id: bytes) -> bool:
+        data = await txn.get(GROUP, group_id)
+        return data is not None and GroupRecord.unpack(data).active
 
     async def _save(self, txn: Txn, record: GroupRecord, group: Group | None = None) -> None:
         if group is not None:
@@ -537,18 +543,47 @@ class CoveClient:
             raise UnknownHandle(f"'{handle}' is not a member of this group")
         await self._commit(group_id, make)
 
+    async def _account_id(self, group_id: bytes, handle: str) -> bytes:
+        info = await self.call("get_group", path={"group_id": group_id.hex()})
+        for m in info.members:
+            if m.handle == handle:
+                return bytes(m.account_id)
+        raise UnknownHandle(f"'{handle}' is not in this group")
+
+    async def set_role(self, group_id: bytes, handle: str, role: str) -> None:
+        """Owner only: make a member a moderator (who may add, remove and ban) or back."""
+        account_id = await self._account_id(group_id, handle)
+        try:
+            await self.call(
+                "set_role",
+                E.RoleRequest(account_id=account_id, role=role),
+                path={"group_id": group_id.hex()},
+            )
+        except RelayError as exc:
+            raise _client_error(exc) from None
+
     async def leave_group(self, group_id: bytes) -> None:
         """Propose our own removal, leave the relay's table, and forget the group's secrets."""
         async with self.store.transaction() as txn:
-            record, group = await self._load(txn, group_id)
+            _, group = await self._load(txn, group_id)
         if group.active and len(group.members()) > 1:
             await self._post_handshake(group_id, lambda g: g.leave())
         await self.call("leave_group", path={"group_id": group_id.hex()})
+        await self._forget_group(group_id)
+
+    async def _forget_group(self, group_id: bytes) -> None:
+        """We are out of the group: drop its MLS state (every secret) and outbox."""
         async with self.store.transaction() as txn:
-            record, _ = await self._load(txn, group_id)
+            data = await txn.get(GROUP, group_id)
+            if data is None:
+                return
+            record = GroupRecord.unpack(data)
             record.active = False
             record.snapshot = b""
             await txn.put(GROUP, group_id, record.pack())
+            for key, value in await txn.scan(OUTBOX):
+                if _unpack(value)["group"] == group_id:
+                    await txn.delete(OUTBOX, key)
 
     async def update_keys(self, group_id: bytes) -> None:
         """A self-update commit: fresh keys on our whole path (post-compromise security)."""
@@ -760,11 +795,12 @@ class CoveClient:
         """Download, verify and decrypt an attachment (by its blob id) into ``out``."""
         found = None
         async with self.store.transaction() as txn:
-            for _, value in await txn.scan(MESSAGE):
-                rec = _unpack(value)
-                for att in rec.get("attachments") or []:
-                    if att["blob_id"].hex() == attachment_id.lower():
-                        found = (rec["group"], att)
+            for group in await self._all_groups(txn):
+                for _, value in await txn.scan(MESSAGE, partition=group.group_id):
+                    rec = _unpack(value)
+                    for att in rec.get("attachments") or []:
+                        if att["blob_id"].hex() == attachment_id.lower():
+                            found = (rec["group"], att)
         if found is None:
             raise UnknownMessage(f"no attachment {attachment_id}")
         group_id, att = found
@@ -967,9 +1003,9 @@ class CoveClient:
         received = quarantined = 0
         while True:
             async with self.store.transaction() as txn:
+                if not await self._is_active(txn, group_id):
+                    return received, quarantined
                 record, _ = await self._load(txn, group_id)
-            if not record.active:
-                return received, quarantined
             try:
                 page = await self.call(
                     "fetch_messages",
@@ -977,9 +1013,13 @@ class CoveClient:
                     query={"after": str(record.cursor.seq), "limit": str(PAGE)},
                 )
             except RelayError as exc:
-                if exc.code == ErrorCode.NOT_FOUND:  # removed from the relay's table
-                    return received, quarantined
-                raise _client_error(exc) from None
+                if exc.code != ErrorCode.NOT_FOUND:
+                    raise _client_error(exc) from None
+                # The relay no longer lets us read this group: we were removed (the
+                # removal commit is not delivered to the removed). Forget its secrets;
+                # the messages we already read stay readable here.
+                await self._forget_group(group_id)
+                return received, quarantined
             r, q = await self.apply_entries(group_id, [(m.seq, m.message) for m in page.messages])
             received += r
             quarantined += q
@@ -993,6 +1033,7 @@ class CoveClient:
         if not entries:
             return 0, 0
         received = quarantined = 0
+        removed = False
         async with self.store.transaction() as txn:
             record, group = await self._load(txn, group_id)
             events = process_log(group, record.cursor, entries)
@@ -1013,14 +1054,17 @@ class CoveClient:
                     await self._observe_pins(txn, ev.added + ev.updated)
                     if ev.removed and not ev.removed_me:
                         record.needs_update = True  # PCS after any removal
-                    if ev.removed_me:
+                    if ev.removed_me:  # we were removed: keep no MLS state at all
+                        removed = True
                         record.active = False
+                        record.snapshot = b""
+                        break
                 elif isinstance(ev, Quarantined):
                     await self._quarantine(txn, group_id, ev.seq, ev.reason, ev.message)
                     quarantined += 1
                 elif isinstance(ev, ProposalSeen):
                     pass
-            await self._save(txn, record, group)
+            await self._save(txn, record, None if removed else group)
         return received, quarantined
 
     async def _quarantine(
@@ -1102,9 +1146,9 @@ class CoveClient:
     async def _maintain(self, group_id: bytes) -> int:
         """Commit waiting proposals and due self-updates (post-compromise security)."""
         async with self.store.transaction() as txn:
-            record, group = await self._load(txn, group_id)
-        if not record.active or not group.active:
-            return 0
+            if not await self._is_active(txn, group_id):
+                return 0
+            _, group = await self._load(txn, group_id)
         if group.pending_proposals:
             with contextlib.suppress(ClientError):
                 if await self._commit(
@@ -1115,6 +1159,8 @@ class CoveClient:
 
     async def _maybe_self_update(self, group_id: bytes) -> int:
         async with self.store.transaction() as txn:
+            if not await self._is_active(txn, group_id):
+                return 0
             record, group = await self._load(txn, group_id)
         due = (
             record.needs_update
