@@ -40,7 +40,7 @@ _BAD_LINE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _BAD_FILE_NAME: Final = re.compile("[/\\\\\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # RFC 6838 restricted names, lower case, no parameters.
 _MEDIA_TYPE: Final = re.compile(
-    r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}", re.ASCII
+    r"[a-z0-9][a-z0-9!#$&^_.+-]{0,124}/[a-z0-9][a-z0-9!#$&^_.+-]{0,124}", re.ASCII
 )
 
 
