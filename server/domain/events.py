@@ -9,13 +9,22 @@ client resumes from its cursor).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from cove.protocol.wire.codes import ErrorCode
 from cove.protocol.wire.envelopes import StreamEvent
 
 from ..errors import RelayError
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An event and its encoding."""
+
+    event: StreamEvent
+    data: bytes
+
 
 #: Put in a subscriber's queue to make its handler close the connection.
 CLOSE = object()
@@ -30,6 +39,10 @@ class Subscriber:
     limit: int
     queue: asyncio.Queue[object] = field(init=False)
     closed: bool = False
+    #: Called once when the subscriber is closed by the relay (slow reader, account
+    #: deleted): the handler uses it to tear the connection down even if its writer
+    #: is stuck waiting for the socket to drain.
+    on_close: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.limit + 1)  # one slot kept for CLOSE
@@ -46,6 +59,8 @@ class Subscriber:
         if not self.closed:
             self.closed = True
             self.queue.put_nowait(CLOSE)
+            if self.on_close is not None:
+                self.on_close()
 
 
 class Hub:
@@ -70,14 +85,17 @@ class Hub:
                 del self._by_account[sub.account_id]
 
     def publish(self, accounts: Iterable[bytes], event: StreamEvent) -> None:
+        """Queue ``event`` (encoded once, shared by all subscribers) for ``accounts``."""
+        item = Outgoing(event, event.encode())
         for account_id in accounts:
             for sub in self._by_account.get(account_id, ()):
-                sub.push(event)
+                sub.push(item)
 
     def publish_device(self, account_id: bytes, device_id: bytes, event: StreamEvent) -> None:
+        item = Outgoing(event, event.encode())
         for sub in self._by_account.get(account_id, ()):
             if sub.device_id == device_id:
-                sub.push(event)
+                sub.push(item)
 
     def drop_account(self, account_id: bytes) -> None:
         for sub in self._by_account.pop(account_id, set()):

@@ -46,7 +46,15 @@ def make_app(
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_retention_ctx)
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(_headers)
     return app
+
+
+async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    """No software version in answers; no caching of anything the relay says."""
+    response.headers["Server"] = "cove-relay"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -12,9 +12,10 @@ Protocol (binary frames, msgpack envelopes):
 3. Later ``Subscribe`` frames add cursors (replay starts after the later of the
    cursor and the last message already pushed for that group).
 
-Closes: 1003 text frame, 1007 undecodable frame, 1008 too slow / account
-deleted / no Subscribe in time, 1009 frame over the limit (aiohttp), 1001 relay
-shutting down.
+Closes: 1003 text frame, 1007 undecodable frame, 1008 no Subscribe in time,
+1009 frame over the limit (aiohttp), 1001 relay shutting down. A reader too
+slow for ``ws_send_queue`` and the sockets of a deleted account are cut
+without a close frame.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from cove.protocol.errors import DecodeError
 from cove.protocol.wire.envelopes import StreamEvent, Subscribe
 from cove.protocol.wire.limits import WS_FRAME
 
-from ..domain.events import CLOSE, Subscriber
+from ..domain.events import CLOSE, Outgoing, Subscriber
 from ..domain.relay import Caller, Relay
 from .keys import RELAY, SOCKETS
 from .request import bearer
@@ -57,6 +58,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if subscribe is None:
             return ws
         writer = asyncio.create_task(_write(ws, relay, caller, sub, subscribe))
+        sub.on_close = lambda: _abort(ws, writer, request)
         while not ws.closed:
             msg = await ws.receive()
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
@@ -72,6 +74,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await writer
     return ws
+
+
+def _abort(ws: web.WebSocketResponse, writer: asyncio.Task[None], request: web.Request) -> None:
+    """The relay dropped this subscriber (slow reader, account deleted): stop
+    writing and cut the connection. A polite close frame could sit forever
+    behind the bytes a slow reader does not take, so the TCP connection is
+    aborted; the client reconnects and resumes from its cursor."""
+    writer.cancel()
+    if request.transport is not None:
+        request.transport.abort()
 
 
 async def _subscribe(ws: web.WebSocketResponse, msg: object) -> Subscribe | None:
@@ -92,17 +104,24 @@ async def _subscribe(ws: web.WebSocketResponse, msg: object) -> Subscribe | None
 
 
 async def _write(
-    ws: web.WebSocketResponse, relay: Relay, caller: Caller, sub: Subscriber, first: Subscribe
+    ws: web.WebSocketResponse,
+    relay: Relay,
+    caller: Caller,
+    sub: Subscriber,
+    first: Subscribe,
 ) -> None:
     last: dict[bytes, int] = {}
 
-    async def send(event: StreamEvent) -> None:
+    async def send(event: StreamEvent, data: bytes | None = None) -> None:
         if event.kind == "message":
             assert event.group_id is not None and event.seq is not None
             if event.seq <= last.get(event.group_id, -1):
                 return
             last[event.group_id] = event.seq
-        await ws.send_bytes(event.encode())
+        # A reader that does not read makes this wait (aiohttp drains above the
+        # transport's high-water mark), so its events pile up in sub.queue until
+        # ws_send_queue, where the hub drops it.
+        await ws.send_bytes(data if data is not None else event.encode())
 
     async def resume(req: Subscribe) -> None:
         cursors = {c.group_id: max(c.seq, last.get(c.group_id, c.seq)) for c in req.cursors}
@@ -117,5 +136,5 @@ async def _write(
             return
         if isinstance(item, Subscribe):
             await resume(item)
-        elif isinstance(item, StreamEvent):
-            await send(item)
+        elif isinstance(item, Outgoing):
+            await send(item.event, item.data)
