@@ -45,7 +45,7 @@ from ..errors import (
     RelayError,
     Unauthorized,
 )
-from ..storage.base import MemberRecord, Session, Storage, Txn
+from ..storage.base import DeviceRecord, MemberRecord, Session, Storage, Txn
 from .clock import Clock
 from .crypto import Token, new_id, new_invite_code, new_token, secret_hash, verify_ed25519
 from .events import Hub
@@ -516,7 +516,7 @@ class Relay:
 
     async def _check_additions_txn(
         self, txn: Txn, group_id: bytes, me: MemberRecord, req: E.PostMessageRequest
-    ) -> tuple[list[bytes], list]:  # type: ignore[type-arg]
+    ) -> tuple[list[bytes], list[DeviceRecord]]:
         if req.welcome_devices is None:
             return [], []
         devices = await txn.devices_by_ids(list(req.welcome_devices))

@@ -11,4 +11,4 @@ from ..domain.relay import Relay
 
 RELAY = web.AppKey("relay", Relay)
 CONFIG = web.AppKey("config", RelayConfig)
-SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")

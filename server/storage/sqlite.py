@@ -19,6 +19,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -71,12 +72,12 @@ class SqliteTxn:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
 
-    async def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple[object, ...] | None:
+    async def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
         async with self._db.execute(sql, args) as cur:
             row = await cur.fetchone()
         return None if row is None else tuple(row)
 
-    async def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    async def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         async with self._db.execute(sql, args) as cur:
             rows = await cur.fetchall()
         return [tuple(r) for r in rows]
@@ -89,7 +90,7 @@ class SqliteTxn:
 
     async def get_meta(self, key: str) -> bytes | None:
         row = await self._one("SELECT value FROM relay_meta WHERE key = ?", (key,))
-        return None if row is None else bytes(row[0])  # type: ignore[arg-type]
+        return None if row is None else bytes(row[0])
 
     async def set_meta(self, key: str, value: bytes) -> None:
         await self._run(
@@ -124,10 +125,10 @@ class SqliteTxn:
         )
 
     @staticmethod
-    def _account(row: tuple[object, ...] | None) -> AccountRecord | None:
+    def _account(row: tuple[Any, ...] | None) -> AccountRecord | None:
         if row is None:
             return None
-        return AccountRecord(bytes(row[0]), str(row[1]), bytes(row[2]))  # type: ignore[arg-type]
+        return AccountRecord(bytes(row[0]), str(row[1]), bytes(row[2]))
 
     async def account_by_id(self, account_id: bytes) -> AccountRecord | None:
         return self._account(
@@ -161,8 +162,8 @@ class SqliteTxn:
         )
 
     @staticmethod
-    def _device(row: tuple[object, ...]) -> DeviceRecord:
-        return DeviceRecord(bytes(row[0]), bytes(row[1]), bytes(row[2]))  # type: ignore[arg-type]
+    def _device(row: tuple[Any, ...]) -> DeviceRecord:
+        return DeviceRecord(bytes(row[0]), bytes(row[1]), bytes(row[2]))
 
     async def device_by_key(self, device_key: bytes) -> DeviceRecord | None:
         row = await self._one(
@@ -208,7 +209,7 @@ class SqliteTxn:
         )
         if row is None:
             return None
-        return Session(bytes(row[0]), bytes(row[1]), int(row[2]))  # type: ignore[arg-type, call-overload]
+        return Session(bytes(row[0]), bytes(row[1]), int(row[2]))
 
     async def delete_token(self, token_hash: bytes) -> None:
         await self._run("DELETE FROM tokens WHERE token_hash = ?", (token_hash,))
@@ -222,7 +223,7 @@ class SqliteTxn:
             (device_id,),
         )
         assert row is not None
-        return int(row[0]), bool(row[1])  # type: ignore[call-overload]
+        return int(row[0]), bool(row[1])
 
     async def insert_key_packages(self, device_id: bytes, data: list[bytes]) -> None:
         await self._db.executemany(
@@ -250,7 +251,7 @@ class SqliteTxn:
         last_resort = bool(row[2])
         if not last_resort:
             await self._run("DELETE FROM key_packages WHERE kp_id = ?", (row[0],))
-        return bytes(row[1]), last_resort  # type: ignore[arg-type]
+        return bytes(row[1]), last_resort
 
     # -- groups, members, bans ---------------------------------------------------
 
@@ -263,14 +264,14 @@ class SqliteTxn:
     _GROUP_COLS = "g.group_id, g.head_seq, g.handshake_seq, g.retention_seconds, g.blob_bytes"
 
     @staticmethod
-    def _group(row: tuple[object, ...]) -> GroupRecord:
+    def _group(row: tuple[Any, ...]) -> GroupRecord:
         retention = row[3]
         return GroupRecord(
-            bytes(row[0]),  # type: ignore[arg-type]
-            int(row[1]),  # type: ignore[call-overload]
-            int(row[2]),  # type: ignore[call-overload]
-            None if retention is None else int(retention),  # type: ignore[call-overload]
-            int(row[4]),  # type: ignore[call-overload]
+            bytes(row[0]),
+            int(row[1]),
+            int(row[2]),
+            None if retention is None else int(retention),
+            int(row[4]),
         )
 
     async def group(self, group_id: bytes) -> GroupRecord | None:
@@ -296,7 +297,7 @@ class SqliteTxn:
         )
         if row is None:
             return None
-        return MemberRecord(bytes(row[0]), str(row[1]), str(row[2]), int(row[3]))  # type: ignore[arg-type, call-overload]
+        return MemberRecord(bytes(row[0]), str(row[1]), str(row[2]), int(row[3]))
 
     async def members(self, group_id: bytes) -> list[MemberRecord]:
         rows = await self._all(
@@ -304,16 +305,16 @@ class SqliteTxn:
             " JOIN accounts a USING (account_id) WHERE m.group_id = ? ORDER BY a.handle",
             (group_id,),
         )
-        return [MemberRecord(bytes(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]  # type: ignore[arg-type, call-overload]
+        return [MemberRecord(bytes(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
     async def member_accounts(self, group_id: bytes) -> list[bytes]:
         rows = await self._all("SELECT account_id FROM members WHERE group_id = ?", (group_id,))
-        return [bytes(r[0]) for r in rows]  # type: ignore[arg-type]
+        return [bytes(r[0]) for r in rows]
 
     async def count_members(self, group_id: bytes) -> int:
         row = await self._one("SELECT COUNT(*) FROM members WHERE group_id = ?", (group_id,))
         assert row is not None
-        return int(row[0])  # type: ignore[call-overload]
+        return int(row[0])
 
     async def upsert_member(
         self, group_id: bytes, account_id: bytes, role: str, joined_seq: int
@@ -360,7 +361,7 @@ class SqliteTxn:
             "SELECT group_id FROM groups g WHERE NOT EXISTS"
             " (SELECT 1 FROM members m WHERE m.group_id = g.group_id)"
         )
-        return [bytes(r[0]) for r in rows]  # type: ignore[arg-type]
+        return [bytes(r[0]) for r in rows]
 
     # -- messages ---------------------------------------------------------------
 
@@ -372,7 +373,7 @@ class SqliteTxn:
         )
         if row is None:
             return None
-        return StoredMessage(int(row[0]), bytes(row[1]), int(row[2]))  # type: ignore[arg-type, call-overload]
+        return StoredMessage(int(row[0]), bytes(row[1]), int(row[2]))
 
     async def append_message(
         self, group: GroupRecord, key: bytes, handshake: bool, now: int, data: bytes
@@ -395,7 +396,7 @@ class SqliteTxn:
             " ORDER BY seq LIMIT ?",
             (group_id, after, limit),
         )
-        return [StoredMessage(int(r[0]), bytes(r[1]), int(r[2])) for r in rows]  # type: ignore[arg-type, call-overload]
+        return [StoredMessage(int(r[0]), bytes(r[1]), int(r[2])) for r in rows]
 
     # -- inbox ------------------------------------------------------------------
 
@@ -417,7 +418,7 @@ class SqliteTxn:
             " WHERE device_id = ? AND inbox_id > ? ORDER BY inbox_id LIMIT ?",
             (device_id, after, limit),
         )
-        return [InboxRecord(int(r[0]), bytes(r[1]), int(r[2]), bytes(r[3])) for r in rows]  # type: ignore[arg-type, call-overload]
+        return [InboxRecord(int(r[0]), bytes(r[1]), int(r[2]), bytes(r[3])) for r in rows]
 
     async def delete_inbox_upto(self, device_id: bytes, up_to: int) -> None:
         await self._run(
@@ -440,7 +441,7 @@ class SqliteTxn:
         row = await self._one(
             "SELECT data FROM blobs WHERE group_id = ? AND blob_id = ?", (group_id, blob_id)
         )
-        return None if row is None else bytes(row[0])  # type: ignore[arg-type]
+        return None if row is None else bytes(row[0])
 
     # -- retention and status ------------------------------------------------------
 
@@ -479,7 +480,7 @@ class SqliteTxn:
                       "key_packages", "inbox", "invites"):  # fmt: skip
             row = await self._one(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
             assert row is not None
-            out[table] = int(row[0])  # type: ignore[call-overload]
+            out[table] = int(row[0])
         return out
 
 
