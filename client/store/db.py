@@ -110,12 +110,20 @@ _COLLECTION = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _I64_MAX = 2**63 - 1
 
+_SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+
 # SQLite primary result codes
 _BUSY, _LOCKED, _CORRUPT, _NOTADB, _FORMAT = 5, 6, 11, 26, 24
 
 
-def _store_error(exc: sqlite3.Error) -> StoreError:
-    """Map an SQLite error to the store's errors (messages carry no data)."""
+def _store_error(exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
+    """Map an SQLite error to the store's errors (messages carry no data).
+
+    A UnicodeDecodeError comes from text SQLite read from the file (schema SQL,
+    an error message quoting it): the file is damaged.
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        return StoreCorrupted("the database file is damaged or not a Cove store")
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     if primary in (_BUSY, _LOCKED):
@@ -165,14 +173,14 @@ class _Conn:
     async def run(self, sql: str, args: Sequence[object] = ()) -> None:
         try:
             await self.db.execute(sql, tuple(args))
-        except sqlite3.Error as exc:
+        except _SQLITE_ERRORS as exc:
             raise _store_error(exc) from None
 
     async def one(self, sql: str, args: Sequence[object] = ()) -> tuple[Any, ...] | None:
         try:
             async with self.db.execute(sql, tuple(args)) as cur:
                 row = await cur.fetchone()
-        except sqlite3.Error as exc:
+        except _SQLITE_ERRORS as exc:
             raise _store_error(exc) from None
         return None if row is None else tuple(row)
 
@@ -180,7 +188,7 @@ class _Conn:
         try:
             async with self.db.execute(sql, tuple(args)) as cur:
                 rows = await cur.fetchall()
-        except sqlite3.Error as exc:
+        except _SQLITE_ERRORS as exc:
             raise _store_error(exc) from None
         return [tuple(r) for r in rows]
 
@@ -477,7 +485,7 @@ class Store:
                 asyncio.to_thread(argon2id, secret or b"", header.salt, header.kdf)
             )
             try:
-                check = await conn.all("PRAGMA quick_check")
+                check = await conn.all("PRAGMA integrity_check")
             finally:
                 kek = await kek_task
             if check != [("ok",)]:
@@ -748,7 +756,7 @@ async def _connect(path: Path) -> _Conn:
     uri = "file:" + pathname2url(str(path)) + "?mode=rw"
     try:
         db = await aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=0)
-    except sqlite3.Error as exc:
+    except _SQLITE_ERRORS as exc:
         raise _store_error(exc) from None
     conn = _Conn(db)
     try:
@@ -799,7 +807,7 @@ async def _initialize(path: Path, header: Header) -> None:
     """Write the schema and header into the empty file at ``path``, then close it."""
     try:
         db = await aiosqlite.connect(str(path), isolation_level=None, timeout=0)
-    except sqlite3.Error as exc:
+    except _SQLITE_ERRORS as exc:
         raise _store_error(exc) from None
     conn = _Conn(db)
     try:
