@@ -69,6 +69,7 @@ def test_blobs_with_size_limit_and_group_quota(tmp_path: Path) -> None:
 
 
 def test_retention_purges_old_messages(tmp_path: Path) -> None:
+    canary = b"CANARY-" + secrets.token_hex(16).encode()
     with RelayProcess.start(tmp_path, registration="open",
                             retention={"sweep_interval_seconds": 0.2}) as relay:  # fmt: skip
 
@@ -96,9 +97,9 @@ def test_retention_purges_old_messages(tmp_path: Path) -> None:
                 )
                 await alice.call("set_retention", E.RetentionRequest(max_age_seconds=1),
                                  group_id=gid)  # fmt: skip
-                for g in (gid, keep):
-                    await alice.post(g, fake_private_message(g))
-                blob = await alice.call("upload_blob", b"old attachment", group_id=gid)
+                await alice.post(gid, fake_private_message(gid, payload=canary))
+                await alice.post(keep, fake_private_message(keep))
+                blob = await alice.call("upload_blob", b"old attachment " + canary, group_id=gid)
                 assert isinstance(blob, E.BlobRef)
                 deadline = time.monotonic() + 15
                 while True:
@@ -121,6 +122,10 @@ def test_retention_purges_old_messages(tmp_path: Path) -> None:
                 assert isinstance(page, E.MessagePage) and len(page.messages) == 1
 
         asyncio.run(main())
+        # remanence: the purged bytes are gone from the database file and its WAL
+        # (secure_delete overwrites them; the purge truncates the WAL)
+        for path in tmp_path.glob("relay.sqlite3*"):
+            assert canary not in path.read_bytes(), path.name
 
 
 def test_account_deletion_purges_everything_it_owns(tmp_path: Path) -> None:
