@@ -574,7 +574,8 @@ class SqliteStorage:
         out: dict[str, list[str]] = {}
         async with self._read_lock:
             async with self._reader.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND (name NOT LIKE 'sqlite_%' OR name = 'sqlite_sequence')"
                 " ORDER BY name"
             ) as cur:
                 tables = [str(r[0]) for r in await cur.fetchall()]

@@ -28,7 +28,7 @@ from tests.support.relay_process import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.property]
 
-EXAMPLES = 150
+EXAMPLES = 200
 
 
 class Harness:
