@@ -21,6 +21,7 @@ SQL tables hold only tags (HMAC-SHA256 under the index key), ciphertext,
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
 import re
 import secrets
@@ -549,15 +550,16 @@ class Store:
         conn, keys = self._require_open()
         header = self._header
         old_kek = await asyncio.to_thread(argon2id, old_secret, header.salt, header.kdf)
-        if unwrap_data_key(old_kek, header) != keys.data_key:
+        if not hmac.compare_digest(unwrap_data_key(old_kek, header), keys.data_key):
             raise WrongPassphrase()
         salt = secrets.token_bytes(SALT_LEN)
         kek = await asyncio.to_thread(argon2id, new_secret, salt, kdf)
-        new = new_header(kek, keys.data_key, kdf, salt)
+        rewrapped = new_header(kek, keys.data_key, kdf, salt)
         async with self.transaction():
-            await conn.run("UPDATE store_header SET header = ? WHERE id = 1", (new.encode(),))
-        self._header = new
-        await conn.run("PRAGMA wal_checkpoint(TRUNCATE)")
+            await conn.run("UPDATE store_header SET header = ? WHERE id = 1", (rewrapped.encode(),))
+        self._header = rewrapped
+        async with self._lock:  # no transaction may be open during a checkpoint
+            await conn.run("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- transactions -------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from cove.client.store import (
     StoreNotFound,
     WrongPassphrase,
 )
+from cove.client.store import crypto as store_crypto
 from cove.client.store import db as store_db
 
 FAST = KdfParams.insecure_for_tests()
@@ -408,7 +409,7 @@ def test_argument_checks(tmp_path: Path) -> None:
             with pytest.raises(ValueError):
                 await txn.scan("message", limit=-1)
             # bytearray and memoryview are accepted as bytes
-            await txn.put("message", bytearray(b"k"), memoryview(b"v"))
+            await txn.put("message", bytearray(b"k"), memoryview(b"v"))  # type: ignore[arg-type]
             assert await txn.get("message", b"k") == b"v"
         await store.close()
 
@@ -624,7 +625,7 @@ def test_weakened_header_is_refused_before_running_the_kdf(
     path = tmp_path / "s.db"
     _store_with_rows(path)  # FAST parameters: below the real floor
     calls: list[object] = []
-    real = store_db.argon2id
+    real = store_crypto.argon2id
 
     def counting(*args: Any) -> bytes:
         calls.append(args[2])
@@ -725,7 +726,7 @@ def test_rows_cannot_be_moved_swapped_or_reordered(tmp_path: Path) -> None:
         path = tmp_path / f"{case}.db"
         tags = _store_with_rows(path)
         m0, m1 = _row_blob(path, tags["m0"]), _row_blob(path, tags["m1"])
-        edits: list[tuple[str, tuple[Any, ...]]] = {
+        all_edits: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
             "swap": [
                 ("UPDATE rows SET v = ? WHERE k = ?", (m1, tags["m0"])),
                 ("UPDATE rows SET v = ? WHERE k = ?", (m0, tags["m1"])),
@@ -736,8 +737,8 @@ def test_rows_cannot_be_moved_swapped_or_reordered(tmp_path: Path) -> None:
             "no-order": [("UPDATE rows SET ord = NULL WHERE k = ?", (tags["m1"],))],
             # a message's value in place of the thread row's value
             "collection": [("UPDATE rows SET v = ? WHERE k = ?", (m1, tags["t1"]))],
-        }[case]
-        _raw_edit(path, *edits)
+        }
+        _raw_edit(path, *all_edits[case])
 
         async def go(case: str = case, path: Path = path) -> None:
             store = await _open(path)
@@ -985,8 +986,7 @@ def _renderings(canary: bytes) -> dict[str, bytes]:
         out["utf-16-be"] = text.encode("utf-16-be")
     for shift in range(3):
         enc = base64.b64encode(b"\x00" * shift + canary)
-        first = -(-shift * 4 // 3)  # first character that depends only on the canary
-        first = (shift + 2) // 3 * 4
+        first = (shift + 2) // 3 * 4  # first character that depends only on the canary
         last = (shift + len(canary)) // 3 * 4
         inner = enc[first:last]
         out[f"base64+{shift}"] = inner
