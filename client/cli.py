@@ -273,6 +273,15 @@ async def dispatch(c: CoveClient, args: argparse.Namespace, out: Output) -> int:
             f"{args.handle}: {number}"
             + ("  (KEY CHANGED: run 'cove trust' after checking)" if changed else ""),
         )
+    elif cmd == "settings":
+        values = await c.settings(
+            update_days=args.update_days, update_messages=args.update_messages
+        )
+        out.emit(
+            values,
+            f"self-update every {values['update_days']:g} days or "
+            f"{values['update_messages']} messages sent",
+        )
     elif cmd == "trust":
         await c.trust(args.handle)
         out.emit({"ok": True}, f"trusting {args.handle}'s current key")
@@ -350,6 +359,9 @@ def parser() -> argparse.ArgumentParser:
     x = a.add_parser("get")
     x.add_argument("id")
     x.add_argument("--out", required=True)
+    x = s.add_parser("settings", help="the key-update schedule (post-compromise security)")
+    x.add_argument("--update-days", type=float)
+    x.add_argument("--update-messages", type=int)
     for name in ("verify", "trust"):
         x = s.add_parser(name)
         x.add_argument("handle")

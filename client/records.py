@@ -183,6 +183,23 @@ class MessageView:
     attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
+def view(row: dict[str, Any]) -> MessageView:
+    """One row on its own (as ``cove listen`` shows it as it arrives): content as is,
+    a reaction, edit or deletion with its target in ``reply_to``."""
+    if row["type"] in ("thread", "post", "dm"):
+        return fold([row])[0]
+    body = row.get("body") or row.get("emoji") or ""
+    return MessageView(
+        id=row["id"],
+        type=row["type"],
+        sender=row["sender"],
+        body=body,
+        reply_to=row.get("target"),
+        seq=row.get("seq"),
+        sent_at=row.get("sent_at", 0),
+    )
+
+
 def fold(rows: list[dict[str, Any]], thread_id: bytes | None = None) -> list[MessageView]:
     """Rows in arrival order -> what to show, edits/deletions/reactions applied."""
     views: dict[bytes, MessageView] = {}

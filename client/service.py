@@ -259,6 +259,7 @@ class CoveClient:
         self.account = account
         self.rng = OsRandom()
         self._transport: RelayTransport | None = None
+        self._groups: dict[bytes, tuple[bytes, Group]] = {}
 
     def __repr__(self) -> str:
         return f"CoveClient(home={str(self.home)!r}, handle={self.account.handle!r})"
@@ -453,6 +454,12 @@ class CoveClient:
         record = GroupRecord.unpack(data)
         if not record.snapshot:
             raise UnknownGroup("we are no longer a member of this group")
+        # The Group object saved last is reused if the stored snapshot is still the one
+        # it was saved as; it is taken out of the cache, so a transaction that fails
+        # after changing it can never leave a changed object behind.
+        cached = self._groups.pop(group_id, None)
+        if cached is not None and cached[0] == record.snapshot:
+            return record, cached[1]
         return record, Group.from_bytes(record.snapshot, self.rng, credential_validator=_validator)
 
     async def _is_active(self, txn: Txn, group_id: bytes) -> bool:
@@ -464,6 +471,8 @@ class CoveClient:
             record.snapshot = group.to_bytes()
             record.active = group.active
         await txn.put(GROUP, record.group_id, record.pack())
+        if group is not None:
+            self._groups[record.group_id] = (record.snapshot, group)
 
     # -- groups: operations ------------------------------------------------------------
 
@@ -911,6 +920,28 @@ class CoveClient:
             ))  # fmt: skip
         return out
 
+    async def settings(
+        self, *, update_days: float | None = None, update_messages: int | None = None
+    ) -> dict[str, float]:
+        """Read or change the post-compromise-security schedule: a self-update commit in
+        each group at least every ``update_days`` days and every ``update_messages``
+        messages sent (and always after a member is removed)."""
+        if update_days is not None:
+            if update_days <= 0:
+                raise UsageProblem("update_days must be positive")
+            self.account.update_interval = int(update_days * 86400)
+        if update_messages is not None:
+            if update_messages < 1:
+                raise UsageProblem("update_messages must be at least 1")
+            self.account.update_after_messages = update_messages
+        if update_days is not None or update_messages is not None:
+            async with self.store.transaction() as txn:
+                await txn.put(ACCOUNT, b"self", self.account.pack())
+        return {
+            "update_days": self.account.update_interval / 86400,
+            "update_messages": self.account.update_after_messages,
+        }
+
     # -- identity pins and safety numbers ----------------------------------------------
 
     @staticmethod
@@ -1027,7 +1058,10 @@ class CoveClient:
                 return received, quarantined
 
     async def apply_entries(
-        self, group_id: bytes, entries: Sequence[tuple[int, bytes]]
+        self,
+        group_id: bytes,
+        entries: Sequence[tuple[int, bytes]],
+        new_rows: list[dict[str, Any]] | None = None,
     ) -> tuple[int, int]:
         """Run the engine over log entries; one transaction for the snapshot and the events."""
         if not entries:
@@ -1050,6 +1084,8 @@ class CoveClient:
                         txn, group_id, app, sender, seq=ev.seq, epoch=ev.epoch
                     ):
                         received += 1
+                        if new_rows is not None:
+                            new_rows.append({**R.to_row(app), "sender": sender, "seq": ev.seq})
                 elif isinstance(ev, MembershipChanged):
                     await self._observe_pins(txn, ev.added + ev.updated)
                     if ev.removed and not ev.removed_me:
@@ -1200,13 +1236,14 @@ class CoveClient:
                             and event.message
                             and event.seq
                         ):
-                            before = {m.id for m in await self.read(event.group_id)}
-                            await self.apply_entries(event.group_id, [(event.seq, event.message)])
-                            for m in await self.read(event.group_id):
-                                if m.id not in before:
-                                    res = on_message(event.group_id, m)
-                                    if asyncio.iscoroutine(res):
-                                        await res
+                            rows: list[dict[str, Any]] = []
+                            await self.apply_entries(
+                                event.group_id, [(event.seq, event.message)], rows
+                            )
+                            for row in rows:
+                                res = on_message(event.group_id, R.view(row))
+                                if asyncio.iscoroutine(res):
+                                    await res
                         elif event.kind in ("behind", "welcome", "removed"):
                             await self.sync()
             except RelayUnreachableError:
