@@ -1134,3 +1134,79 @@ def test_reprs_and_errors_carry_no_secrets(tmp_path: Path) -> None:
         return [t for t in texts if dk.hex() in t or secret_pass in t or repr(dk) in t]
 
     assert run(go()) == []
+
+
+# -- the documented format, reimplemented from docs/client/local-store.md -------------------------
+
+
+def test_format_matches_the_document(tmp_path: Path) -> None:
+    """Decrypt a store with only the primitives and the doc's byte layout (no store code)."""
+    import hashlib
+    import hmac
+
+    from argon2.low_level import Type, hash_secret_raw
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt as xchacha_open
+
+    path = tmp_path / "doc.db"
+    passphrase = "Ünïcode pass"  # NFC form; the doc says NFC then UTF-8
+
+    async def write() -> None:
+        store = await _create(path, passphrase)
+        await store.put("message", b"msg-1", b"my health story", partition=b"group-A", order=7)
+        await store.put("account", b"self", b"x" * 100)
+        await store.close()
+
+    run(write())
+    raw = path.read_bytes()
+    assert raw[:16] == b"SQLite format 3\x00"
+    assert raw[68:72] == b"COVE" and raw[60:64] == (1).to_bytes(4, "big")
+
+    header = _raw_header(path)
+    assert len(header) == 111
+    magic, version, kdf_id, t, m, p, salt = struct.unpack(">8sHBIII16s", header[:39])
+    assert (magic, version, kdf_id) == (b"COVESTOR", 1, 1)
+    nonce, wrapped = header[39:63], header[63:111]
+    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    kek = hash_secret_raw(secret, salt, t, m, p, 32, Type.ID, 19)
+    data_key = xchacha_open(wrapped, header[:39], nonce, kek)
+
+    def hkdf(info: bytes) -> bytes:
+        return HKDF(hashes.SHA256(), 32, None, info).derive(data_key)
+
+    k_enc = hkdf(b"cove-store v1 row encryption key")
+    k_idx = hkdf(b"cove-store v1 row index key")
+
+    def tag(label: bytes, collection: bytes, data: bytes) -> bytes:
+        msg = b"cove-store v1 " + label + b"\x00" + bytes([len(collection)]) + collection + data
+        return hmac.new(k_idx, msg, hashlib.sha256).digest()
+
+    coll = b"message"
+    ctag, ktag = tag(b"collection", coll, b""), tag(b"key", coll, b"msg-1")
+    ptag = tag(b"partition", coll, b"group-A")
+    db = _raw(path)
+    try:
+        row = db.execute("SELECT coll, k, part, ord, v FROM rows WHERE k = ?", (ktag,)).fetchone()
+        counter = db.execute("SELECT next FROM counters WHERE coll = ? AND part = ?", (ctag, ptag))
+        assert counter.fetchone()[0] == 8
+    finally:
+        db.close()
+    assert (row[0], row[2], row[3]) == (ctag, ptag, 7)
+    blob = bytes(row[4])
+    aad = (
+        b"cove-store v1 row\x00"
+        + bytes([len(coll)])
+        + coll
+        + ktag
+        + ptag
+        + b"\x01"
+        + (7).to_bytes(8, "big", signed=True)
+    )
+    padded = xchacha_open(blob[24:], aad, blob[:24], k_enc)
+    klen = int.from_bytes(padded[:4], "big")
+    vlen = int.from_bytes(padded[4 + klen : 8 + klen], "big")
+    assert padded[4 : 4 + klen] == b"msg-1"
+    assert padded[8 + klen : 8 + klen + vlen] == b"my health story"
+    assert len(padded) == 64 and not any(padded[8 + klen + vlen :])  # Padmé(max(32, 64))
+    assert len(blob) == 24 + 64 + 16
