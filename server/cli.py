@@ -31,6 +31,7 @@ from .config import CONFIG_NAME, DEFAULT_CONFIG, ConfigError, RelayConfig, load_
 from .domain.clock import SystemClock
 from .domain.relay import Relay
 from .http.app import make_app
+from .http.guard import header_timeout_guard
 from .http.logs import AccessLogger, setup_logging
 from .storage.sqlite import SchemaTooNew, SqliteStorage
 
@@ -138,6 +139,10 @@ async def _serve(config: RelayConfig, host: str, port: int) -> int:
         ssl_ctx.load_cert_chain(config.tls_cert, config.tls_key)
     site = web.TCPSite(runner, host, port, ssl_context=ssl_ctx)
     await site.start()
+    assert runner.server is not None
+    guard = asyncio.create_task(
+        header_timeout_guard(runner.server, float(config.limit("header_timeout")), SystemClock())
+    )
     bound = runner.addresses[0][1]
     scheme = "https" if ssl_ctx else "http"
     shown = f"[{host}]" if ":" in host else host
@@ -149,6 +154,7 @@ async def _serve(config: RelayConfig, host: str, port: int) -> int:
     try:
         await stop.wait()
     finally:
+        guard.cancel()
         await runner.cleanup()
     return 0
 

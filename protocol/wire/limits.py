@@ -50,6 +50,7 @@ LIMITS: Final[tuple[Limit, ...]] = (
     Limit("ws_send_queue", 1024, "events", False, "events queued to a slow WebSocket reader"),
     Limit("ws_heartbeat", 30, "seconds", False, "WebSocket ping interval; no pong closes"),
     Limit("keepalive_timeout", 75, "seconds", False, "idle HTTP keep-alive connection"),
+    Limit("header_timeout", 10, "seconds", False, "first request head after connecting"),
     Limit("challenge_lifetime", 120, "seconds", True, "login challenge validity"),
     Limit("token_lifetime", 30 * 24 * 3600, "seconds", False, "bearer token validity"),
     Limit("outstanding_challenges", 10000, "items", False, "login challenges held at once"),

@@ -199,3 +199,38 @@ async def _api_scenario(tmp_path: Path, url: str) -> None:
     finally:
         for cl in clients.values():
             await cl.close()
+
+
+def test_changed_identity_key_blocks_sending_until_trusted(tmp_path: Path) -> None:
+    with RelayProcess.start(tmp_path / "relay", registration="open") as relay:
+        asyncio.run(_key_change(tmp_path, relay.url))
+
+
+async def _key_change(tmp_path: Path, url: str) -> None:
+    from cove.client.errors import KeyChanged
+    from cove.client.service import PIN, Pin
+
+    a = await CoveClient.init(tmp_path / "alice", "pw", url, "alice", None)
+    b = await CoveClient.init(tmp_path / "bob", "pw", url, "bob", None)
+    try:
+        gid = await a.create_group("g")
+        await a.add_members(gid, ["bob"])
+        await b.sync()
+        tid = await b.new_thread(gid, "t")
+        number, changed = await b.verify("alice")
+        assert not changed and len(number.replace(" ", "")) == 60
+        # bob's client had pinned another key for alice (as if alice's key changed).
+        async with b.store.transaction() as txn:
+            await b._put_pin(txn, Pin("alice", b"\x01" * 32))  # noqa: SLF001
+            assert await txn.get(PIN, b"alice") is not None
+        with pytest.raises(KeyChanged):
+            await b.post(gid, tid, "blocked")
+        _, changed = await b.verify("alice")
+        assert changed
+        await b.trust("alice")
+        await b.post(gid, tid, "sent after checking the safety number")
+        await a.sync()
+        assert (await a.read(gid, tid))[-1].body == "sent after checking the safety number"
+    finally:
+        await a.close()
+        await b.close()

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import secrets
 import socket
+import time
 from pathlib import Path
 
 import aiohttp
@@ -141,3 +142,37 @@ def test_slow_websocket_reader_is_dropped(tmp_path: Path) -> None:
                 assert loop.time() - started < 20
 
         asyncio.run(main())
+
+
+def test_slowloris_header_is_cut_off(tmp_path: Path) -> None:
+    """H3: a client that trickles its request head is disconnected after
+    ``header_timeout``; a normal client is served meanwhile."""
+    timeout = 1
+    with RelayProcess.start(tmp_path, registration="open",
+                            limits={"header_timeout": timeout}) as relay:  # fmt: skip
+        sock = socket.create_connection(("127.0.0.1", relay.port), timeout=30)
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")
+        assert asyncio.run(_health(relay.url)) == 200
+        started = time.monotonic()
+        closed_after = None
+        for _ in range(40):  # keep trickling one header byte every 0.1 s
+            try:
+                sock.sendall(b"X")
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+            sock.settimeout(0.1)
+            try:
+                if sock.recv(1024) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except TimeoutError:
+                pass
+        sock.close()
+        assert closed_after is not None, "the relay never cut the slow header"
+        assert closed_after < timeout + 2
+
+
+async def _health(url: str) -> int:
+    async with aiohttp.ClientSession() as http, http.get(url + "/v1/health") as resp:
+        return resp.status
