@@ -504,18 +504,17 @@ class CoveClient:
                     raise UnknownHandle(f"no member '{handle}' can be added: {exc.code}") from None
                 raise _client_error(exc) from None
             claimed.append((handle, claim))
+        await self._verify_pins(keys=[(h, claim.identity_key) for h, claim in claimed])
         kps: list[KeyPackage] = []
         devices: list[bytes] = []
-        async with self.store.transaction() as txn:
-            for handle, claim in claimed:
-                await self._check_pin(txn, handle, claim.identity_key)
-                for item in claim.key_packages:
-                    kp = _key_package(item.key_package)
-                    ident = CoveIdentity.from_credential(kp.leaf_node.credential)
-                    if ident.handle != handle or ident.identity_key != claim.identity_key:
-                        raise KeyChanged(f"the relay offered a KeyPackage that is not {handle}'s")
-                    kps.append(kp)
-                    devices.append(item.device_id)
+        for handle, claim in claimed:
+            for item in claim.key_packages:
+                kp = _key_package(item.key_package)
+                ident = CoveIdentity.from_credential(kp.leaf_node.credential)
+                if ident.handle != handle or ident.identity_key != claim.identity_key:
+                    raise KeyChanged(f"the relay offered a KeyPackage that is not {handle}'s")
+                kps.append(kp)
+                devices.append(item.device_id)
 
         def make(group: Group) -> Any:
             present = {CoveIdentity.from_credential(m.credential).handle for m in group.members()}
@@ -619,11 +618,11 @@ class CoveClient:
         """Create and post a commit; on a conflict sync and retry while it still applies."""
         for _ in range(attempts):
             await self._sync_group(group_id)
+            await self._verify_pins(group_id)
             async with self.store.transaction() as txn:
                 record, group = await self._load(txn, group_id)
                 if not group.active:
                     raise UnknownGroup("we are no longer a member of this group")
-                await self._check_group_pins(txn, group)
                 made = make(group)
                 if made is None:
                     return False
@@ -704,11 +703,11 @@ class CoveClient:
 
     async def _send_record(self, group_id: bytes, record: R.AppRecord) -> bytes:
         """Encrypt an app record to the group, keep it locally, post it."""
+        await self._verify_pins(group_id)
         async with self.store.transaction() as txn:
             grec, group = await self._load(txn, group_id)
             if not group.active:
                 raise UnknownGroup("we are no longer a member of this group")
-            await self._check_group_pins(txn, group)
             message = group.encrypt(R.encode(record))
             entry = {
                 "group": group_id,
@@ -962,25 +961,43 @@ class CoveClient:
             _pack([pin.handle, pin.identity_key, pin.changed, pin.verified]),
         )
 
-    async def _check_pin(self, txn: Txn, handle: str, identity_key: bytes) -> None:
-        """Pin on first use; a different key for a known handle blocks until ``trust``."""
+    async def _check_pin(self, txn: Txn, handle: str, identity_key: bytes) -> bool:
+        """Pin on first use; True (and the new key recorded) if a known handle's key differs."""
         if handle == self.account.handle:
-            return
+            return False
         pin = await self._pin(txn, handle)
         if pin is None:
             await self._put_pin(txn, Pin(handle, identity_key))
-        elif pin.identity_key != identity_key:
-            if pin.changed != identity_key:
-                await self._put_pin(txn, Pin(handle, pin.identity_key, identity_key, False))
-            raise KeyChanged(
-                f"{handle}'s identity key changed; compare safety numbers, then "
-                f"run 'cove trust {handle}'"
-            )
+            return False
+        if pin.identity_key == identity_key:
+            return False
+        if pin.changed != identity_key:
+            await self._put_pin(txn, Pin(handle, pin.identity_key, identity_key, False))
+        return True
 
-    async def _check_group_pins(self, txn: Txn, group: Group) -> None:
-        for m in group.members():
-            ident = CoveIdentity.from_credential(m.credential)
-            await self._check_pin(txn, ident.handle, ident.identity_key)
+    async def _verify_pins(
+        self, group_id: bytes | None = None, keys: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
+        """Before sending: every member's identity key must be the pinned one. A change
+        is recorded (its own transaction, so it survives) and blocks with KeyChanged."""
+        changed = []
+        async with self.store.transaction() as txn:
+            pairs = list(keys)
+            if group_id is not None:
+                record, group = await self._load(txn, group_id)
+                for m in group.members():
+                    ident = CoveIdentity.from_credential(m.credential)
+                    pairs.append((ident.handle, ident.identity_key))
+                self._groups[group_id] = (record.snapshot, group)  # unchanged: keep it
+            for handle, key in pairs:
+                if await self._check_pin(txn, handle, key):
+                    changed.append(handle)
+        if changed:
+            names = ", ".join(sorted(set(changed)))
+            raise KeyChanged(
+                f"the identity key of {names} changed; compare safety numbers "
+                f"('cove verify'), then run 'cove trust'"
+            )
 
     async def _observe_pins(self, txn: Txn, credentials: Sequence[bytes]) -> None:
         """Record keys seen in commits; a change is flagged (and blocks sending)."""
@@ -988,8 +1005,7 @@ class CoveClient:
 
         for raw in credentials:
             ident = CoveIdentity.from_credential(Credential.basic(raw))
-            with contextlib.suppress(KeyChanged):
-                await self._check_pin(txn, ident.handle, ident.identity_key)
+            await self._check_pin(txn, ident.handle, ident.identity_key)
 
     async def verify(self, handle: str) -> tuple[str, bool]:
         """The safety number with ``handle`` as pinned, and whether a key change is pending."""

@@ -221,7 +221,7 @@ async def _key_change(tmp_path: Path, url: str) -> None:
         assert not changed and len(number.replace(" ", "")) == 60
         # bob's client had pinned another key for alice (as if alice's key changed).
         async with b.store.transaction() as txn:
-            await b._put_pin(txn, Pin("alice", b"\x01" * 32))  # noqa: SLF001
+            await b._put_pin(txn, Pin("alice", b"\x01" * 32))
             assert await txn.get(PIN, b"alice") is not None
         with pytest.raises(KeyChanged):
             await b.post(gid, tid, "blocked")
