@@ -13,7 +13,7 @@ The specification is ``docs/protocol/app-content.md``; the limits are in
 :mod:`.limits`.
 """
 
-from .codec import padded_size
+from .codec import clean_file_name, clean_media_type, padded_size
 from .limits import LIMITS, RECORD_MAX, Limit, limit
 from .records import (
     APP_VERSION,
@@ -55,6 +55,8 @@ __all__ = [
     "ThreadRoot",
     "UnknownRecordType",
     "UnsupportedAppVersion",
+    "clean_file_name",
+    "clean_media_type",
     "decode",
     "encode",
     "limit",

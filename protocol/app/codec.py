@@ -44,6 +44,48 @@ _MEDIA_TYPE: Final = re.compile(
 )
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_FALLBACK_NAME: Final = "attachment"
+_FALLBACK_MEDIA_TYPE: Final = "application/octet-stream"
+
+
+def clean_file_name(name: str) -> str:
+    """A file name that ``AttachmentRef`` accepts, made from any string.
+
+    Keeps the last path component, drops characters a file name may not
+    carry (controls, bidirectional controls, separators, lone surrogates),
+    trims spaces and cuts the name to 255 UTF-8 bytes, keeping a short
+    extension. Falls back to ``"attachment"``.
+    """
+    if type(name) is not str:
+        raise UsageError("a file name is a string")
+    base = re.split(r"[/\\]", name)[-1]
+    for bad in (_BAD_LINE, _BAD_FILE_NAME, _SURROGATE):
+        base = bad.sub("", base)
+    base = base.strip()
+    if base in ("", ".", ".."):
+        return _FALLBACK_NAME
+    lim = limit("file_name").maximum
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem or len(ext.encode("utf-8")) > 16:
+        stem, ext = base, ""
+    suffix = ("." + ext if ext else "").encode("utf-8")
+    cut = stem.encode("utf-8")[: lim - len(suffix)].decode("utf-8", "ignore")
+    out = (cut + suffix.decode("utf-8")).strip()
+    return out if out not in ("", ".", "..") else _FALLBACK_NAME
+
+
+def clean_media_type(value: str | None) -> str:
+    """``value`` lower-cased without parameters if ``AttachmentRef`` accepts it,
+    else ``"application/octet-stream"``."""
+    if type(value) is not str:
+        return _FALLBACK_MEDIA_TYPE
+    candidate = value.split(";", 1)[0].strip().lower()
+    if Text("media_type", "media_type").problem(candidate) is None:
+        return candidate
+    return _FALLBACK_MEDIA_TYPE
+
+
 def padded_size(length: int) -> int:
     """Length of a record whose msgpack map is ``length`` bytes, after padding.
 
@@ -350,6 +392,8 @@ __all__ = [
     "Struct",
     "Text",
     "UInt",
+    "clean_file_name",
+    "clean_media_type",
     "pack",
     "padded_size",
     "unpack",

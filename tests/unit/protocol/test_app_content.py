@@ -10,6 +10,8 @@ from typing import Any
 
 import msgpack
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cove.protocol.app import (
     APP_VERSION,
@@ -29,6 +31,8 @@ from cove.protocol.app import (
     ThreadRoot,
     UnknownRecordType,
     UnsupportedAppVersion,
+    clean_file_name,
+    clean_media_type,
     decode,
     encode,
     limit,
@@ -196,6 +200,50 @@ def test_attachment_ref_helpers() -> None:
     good = ref(key=key, sha256=enc.sha256, size=enc.size, chunk_size=4096)
     dec = good.decryptor()
     assert dec.push(blob) + dec.finish() == b"photo bytes"
+
+
+@pytest.mark.parametrize(
+    ("name", "clean"),
+    [
+        ("scan.png", "scan.png"),
+        ("C:\\Users\\me\\scan.png", "scan.png"),
+        ("/home/me/notes.txt", "notes.txt"),
+        ("../../etc/passwd", "passwd"),
+        ("..", "attachment"),
+        ("", "attachment"),
+        ("  ", "attachment"),
+        ("invoice\u202efdp.exe", "invoicefdp.exe"),
+        ("two\nlines.txt", "twolines.txt"),
+        ("a" * 300 + ".jpeg", "a" * 250 + ".jpeg"),
+        ("é" * 200, "é" * 127),
+        ("x\ud800.txt", "x.txt"),
+    ],
+)
+def test_clean_file_name(name: str, clean: str) -> None:
+    assert clean_file_name(name) == clean
+
+
+@given(st.text())
+def test_clean_file_name_always_gives_an_accepted_name(name: str) -> None:
+    r = ref(file_name=clean_file_name(name))
+    assert clean_file_name(r.file_name) == r.file_name  # already clean: unchanged
+
+
+@pytest.mark.parametrize(
+    ("value", "clean"),
+    [
+        ("image/png", "image/png"),
+        ("Text/Plain; charset=utf-8", "text/plain"),
+        ("application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.text"),
+        (None, "application/octet-stream"),
+        ("", "application/octet-stream"),
+        ("not a type", "application/octet-stream"),
+        ("image/" + "x" * 130, "application/octet-stream"),
+    ],
+)
+def test_clean_media_type(value: str | None, clean: str) -> None:
+    assert clean_media_type(value) == clean
+    ref(media_type=clean)
 
 
 # -- padding ---------------------------------------------------------------------
