@@ -504,8 +504,10 @@ class Relay:
                 if await txn.delete_member(group_id, account_id):
                     removed.append(account_id)
             recipients = await txn.member_accounts(group_id)
+        # Accounts this commit added start after it (joined_seq), like their fetches.
+        joined = set(new_accounts)
         event = E.StreamEvent(kind="message", group_id=group_id, seq=seq, message=req.message)
-        self.hub.publish(recipients + removed, event)
+        self.hub.publish([a for a in recipients if a not in joined] + removed, event)
         for account_id, device_id, inbox_id in welcomes:
             self.hub.publish_device(
                 account_id, device_id, E.StreamEvent(kind="welcome", seq=inbox_id)
