@@ -148,10 +148,12 @@ def _check_size(size: object) -> int:
     return size
 
 
-def _as_bytes(data: object) -> bytes | bytearray | memoryview:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise UsageError("push() takes bytes")
-    return data
+def _as_bytes(data: object) -> bytes | bytearray:
+    if isinstance(data, bytes | bytearray):
+        return data
+    if isinstance(data, memoryview):
+        return data.tobytes()  # counts bytes whatever the view's item format
+    raise UsageError("push() takes bytes")
 
 
 class _Keys:

@@ -238,6 +238,11 @@ def test_push_accepts_bytearray_and_memoryview() -> None:
     assert blob == encrypt_attachment(KEY, plain, CS)
     dec = AttachmentDecryptor(KEY, CS, sha(blob), 5000)
     assert dec.push(memoryview(blob)) + dec.finish() == plain
+    # a view of 4-byte items still counts bytes
+    wide = memoryview(plain[:4000]).cast("I")
+    enc = AttachmentEncryptor(KEY, CS)
+    assert enc.push(wide) + enc.finish() == encrypt_attachment(KEY, plain[:4000], CS)
+    assert enc.size == 4000
 
 
 def test_encryptor_output_is_incremental() -> None:
