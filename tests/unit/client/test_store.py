@@ -22,6 +22,7 @@ import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cove.client.store import (
     KDF_FLOOR,
@@ -1210,3 +1213,92 @@ def test_format_matches_the_document(tmp_path: Path) -> None:
     assert padded[8 + klen : 8 + klen + vlen] == b"my health story"
     assert len(padded) == 64 and not any(padded[8 + klen + vlen :])  # Padmé(max(32, 64))
     assert len(blob) == 24 + 64 + 16
+
+
+# -- model-based property test -------------------------------------------------------------------
+
+_KEYS = st.sampled_from([b"", b"a", b"b", b"c\x00", b"d" * 40])
+_PARTS = st.sampled_from([b"", b"g1", b"g2"])
+_ORDERS = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([-(2**63), 2**63 - 1]))
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("put"),
+            st.sampled_from(["message", "thread"]),
+            _KEYS,
+            st.binary(max_size=80),
+            _PARTS,
+            _ORDERS,
+        ),
+        st.tuples(st.just("delete"), st.sampled_from(["message", "thread"]), _KEYS),
+        st.tuples(
+            st.just("scan"),
+            st.sampled_from(["message", "thread"]),
+            _PARTS,
+            _ORDERS,
+            st.one_of(st.none(), st.integers(0, 4)),
+            st.booleans(),
+        ),
+        st.tuples(st.just("fail")),  # a transaction that raises: nothing of it remains
+    ),
+    max_size=25,
+)
+
+
+@pytest.mark.property
+@settings(max_examples=60, deadline=None)
+@given(ops=_OPS)
+def test_store_behaves_like_a_dict_model(ops: list[tuple[Any, ...]]) -> None:
+    """Random put/delete/scan sequences agree with a plain-Python model of the documented
+    semantics (NULL orders first, ties by key tag, after_order in the scan direction)."""
+
+    async def go(path: Path) -> None:
+        store = await _create(path)
+        keys = store._keys
+        assert keys is not None
+        model: dict[tuple[str, bytes], tuple[bytes, int | None, bytes]] = {}
+
+        def expected(
+            coll: str, part: bytes, after: int | None, limit: int | None, rev: bool
+        ) -> list[tuple[bytes, bytes]]:
+            rows = [
+                (order, keys.key_tag(coll.encode(), k), k, v)
+                for (c, k), (p, order, v) in model.items()
+                if c == coll and p == part
+            ]
+            if after is not None:
+                rows = [
+                    r for r in rows if r[0] is not None and (r[0] < after if rev else r[0] > after)
+                ]
+            rows.sort(key=lambda r: (r[0] is not None, r[0] or 0, r[1]), reverse=rev)
+            return [(k, v) for _, _, k, v in rows][:limit]
+
+        for op in ops:
+            if op[0] == "put":
+                _, coll, k, v, part, order = op
+                await store.put(coll, k, v, partition=part, order=order)
+                model[(coll, k)] = (part, order, v)
+            elif op[0] == "delete":
+                await store.delete(op[1], op[2])
+                model.pop((op[1], op[2]), None)
+            elif op[0] == "scan":
+                _, coll, part, after, limit, rev = op
+                got = await store.scan(
+                    coll, partition=part, after_order=after, limit=limit, reverse=rev
+                )
+                assert got == expected(coll, part, after, limit, rev)
+                assert await store.count(coll, partition=part) == len(
+                    expected(coll, part, None, None, False)
+                )
+            else:
+                with pytest.raises(KeyError):
+                    async with store.transaction() as txn:
+                        await txn.put("message", b"a", b"never", partition=b"g1", order=0)
+                        await txn.delete("thread", b"b")
+                        raise KeyError
+        for (coll, k), (_, _, v) in model.items():
+            assert await store.get(coll, k) == v
+        await store.close()
+
+    with tempfile.TemporaryDirectory() as d:
+        run(go(Path(d) / "s.db"))
