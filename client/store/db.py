@@ -35,6 +35,7 @@ from typing import Any
 from urllib.request import pathname2url
 
 import aiosqlite
+from argon2.exceptions import HashingError
 
 from .crypto import (
     KDF_FLOOR,
@@ -422,7 +423,7 @@ class Store:
 
         keys = StoreKeys.generate()
         salt = secrets.token_bytes(SALT_LEN)
-        kek = await asyncio.to_thread(argon2id, secret, salt, kdf)
+        kek = await _kdf(secret, salt, kdf)
         header = new_header(kek, keys.data_key, kdf, salt)
         del kek, secret
 
@@ -482,9 +483,7 @@ class Store:
             header = Header.decode(row[0])
             if not check_kdf_params(header.kdf, kdf_floor):
                 raise StoreCorrupted("KDF parameters in the header are outside the accepted range")
-            kek_task = asyncio.ensure_future(
-                asyncio.to_thread(argon2id, secret or b"", header.salt, header.kdf)
-            )
+            kek_task = asyncio.ensure_future(_kdf(secret or b"", header.salt, header.kdf))
             try:
                 check = await conn.all("PRAGMA integrity_check")
             finally:
@@ -549,11 +548,11 @@ class Store:
             raise WrongPassphrase() from None
         conn, keys = self._require_open()
         header = self._header
-        old_kek = await asyncio.to_thread(argon2id, old_secret, header.salt, header.kdf)
+        old_kek = await _kdf(old_secret, header.salt, header.kdf)
         if not hmac.compare_digest(unwrap_data_key(old_kek, header), keys.data_key):
             raise WrongPassphrase()
         salt = secrets.token_bytes(SALT_LEN)
-        kek = await asyncio.to_thread(argon2id, new_secret, salt, kdf)
+        kek = await _kdf(new_secret, salt, kdf)
         rewrapped = new_header(kek, keys.data_key, kdf, salt)
         async with self.transaction():
             await conn.run("UPDATE store_header SET header = ? WHERE id = 1", (rewrapped.encode(),))
@@ -650,6 +649,14 @@ class Store:
     async def next_order(self, collection: str, partition: bytes = b"") -> int:
         async with self.transaction() as txn:
             return await txn.next_order(collection, partition)
+
+
+async def _kdf(secret: bytes, salt: bytes, params: KdfParams) -> bytes:
+    """Argon2id off the event loop; a failure (e.g. memory exhausted) is a StoreError."""
+    try:
+        return await asyncio.to_thread(argon2id, secret, salt, params)
+    except HashingError as exc:
+        raise StoreError(f"key derivation failed: {exc}") from None
 
 
 # -- files --------------------------------------------------------------------------------
