@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cove.client import records as R  # noqa: E402
-from cove.client.service import CoveClient  # noqa: E402
-from cove.protocol.wire import envelopes as E  # noqa: E402
-from tests.support.relay_process import RelayProcess  # noqa: E402
+from cove.client import records as R
+from cove.client.service import CoveClient
+from cove.protocol.wire import envelopes as E
+from tests.support.relay_process import RelayProcess
 
 BODY = "x" * 1024
 
@@ -87,11 +87,11 @@ async def catch_up(root: Path, url: str, count: int) -> None:
     tid = await alice.new_thread(gid, "t", "")
     # Encrypt everything first (one snapshot write), then post in bounded parallel.
     async with alice.store.transaction() as txn:
-        record, group = await alice._load(txn, gid)  # noqa: SLF001 - bench shortcut
+        record, group = await alice._load(txn, gid)
         messages = [
             group.encrypt(R.encode(R.post(alice.rng, tid, BODY, None, []))) for _ in range(count)
         ]
-        await alice._save(txn, record, group)  # noqa: SLF001
+        await alice._save(txn, record, group)
     start = time.perf_counter()
     sem = asyncio.Semaphore(16)
 

@@ -50,7 +50,7 @@ from cove.client.errors import (
     UsageProblem,
     WrongPassphraseError,
 )
-from cove.client.store import Store, StoreCorrupted, Txn, WrongPassphrase
+from cove.client.store import Store, StoreCorrupted, StoreLocked, Txn, WrongPassphrase
 from cove.client.sync.engine import (
     Cursor,
     MembershipChanged,
@@ -247,7 +247,7 @@ class SyncReport:
     joined: int = 0
     quarantined: int = 0
     commits: int = 0
-    retried: int = 0
+    resent: int = 0  # outbox entries posted again after a crash or an outage
 
 
 class CoveClient:
@@ -279,6 +279,8 @@ class CoveClient:
             store = await Store.open(path, passphrase)
         except WrongPassphrase:
             raise WrongPassphraseError("wrong passphrase") from None
+        except StoreLocked:
+            raise ClientError("another cove process is using this account; try again") from None
         except StoreCorrupted as exc:
             raise StoreDamaged(f"the local store is damaged or not a Cove store: {exc}") from None
         async with store.transaction() as txn:
@@ -616,6 +618,7 @@ class CoveClient:
         self, group_id: bytes, make: Callable[[Group], Any], *, attempts: int = COMMIT_ATTEMPTS
     ) -> bool:
         """Create and post a commit; on a conflict sync and retry while it still applies."""
+        await self.flush_outbox()  # our own unacknowledged posts go first
         for _ in range(attempts):
             await self._sync_group(group_id)
             await self._verify_pins(group_id)
@@ -1029,8 +1032,7 @@ class CoveClient:
 
     async def sync(self) -> SyncReport:
         """Fetch and process everything: Welcomes, every group's log, the outbox."""
-        report = SyncReport()
-        await self.flush_outbox()
+        resent = await self.flush_outbox()
         joined = await self._process_inbox()
         async with self.store.transaction() as txn:
             ids = [r.group_id for r in await self._all_groups(txn) if r.active]
@@ -1044,7 +1046,7 @@ class CoveClient:
             commits += await self._maintain(group_id)
         with contextlib.suppress(ClientError):
             await self._replenish_key_packages()
-        return SyncReport(len(ids), received, joined, quarantined, commits, report.retried)
+        return SyncReport(len(ids), received, joined, quarantined, commits, resent)
 
     async def _sync_group(self, group_id: bytes) -> tuple[int, int]:
         received = quarantined = 0

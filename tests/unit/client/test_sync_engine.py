@@ -71,7 +71,7 @@ def test_second_commit_of_an_epoch_is_skipped() -> None:
 
 
 def test_proposals_and_removal() -> None:
-    a, b, rng = two_members()
+    a, b, _ = two_members()
     cursor = Cursor()
     leave = b.leave()
     events = process_log(a, cursor, [(1, leave)])
