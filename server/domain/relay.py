@@ -136,15 +136,17 @@ class Relay:
         now = self.clock.now()
         account_id, device_id = new_id(), new_id()
         async with self.storage.write() as txn:
+            # The invite first, so that without one nothing (not even whether a
+            # handle is taken) is revealed; a refusal below rolls its use back.
+            if self.config.registration != "open" and (
+                req.invite is None or not await txn.use_invite(secret_hash(req.invite), now)
+            ):
+                raise InvalidInvite("invite code unknown, used up or expired")
             if await txn.account_by_handle(req.handle) is not None:
                 raise Conflict("handle taken", code=ErrorCode.HANDLE_TAKEN)
             for key in (req.identity_key, req.device_key):
                 if await txn.key_in_use(key):
                     raise Conflict("key already registered", code=ErrorCode.KEY_IN_USE)
-            if self.config.registration != "open" and (
-                req.invite is None or not await txn.use_invite(secret_hash(req.invite), now)
-            ):
-                raise InvalidInvite("invite code unknown, used up or expired")
             await txn.insert_account(account_id, req.handle, req.identity_key, now)
             await txn.insert_device(device_id, account_id, req.device_key, now)
         return E.RegisterResponse(account_id=account_id, device_id=device_id)

@@ -105,10 +105,18 @@ def test_registration_needs_an_invite(tmp_path) -> None:  # type: ignore[no-unty
                 with pytest.raises(CallError) as err:
                     await TestClient.register(http, relay.url, invite="cove-not-a-code")
                 assert err.value.code is ErrorCode.INVALID_INVITE
-                await TestClient.register(http, relay.url, invite=relay.invite)
+                first = await TestClient.register(http, relay.url, invite=relay.invite)
                 with pytest.raises(CallError) as err:
                     await TestClient.register(http, relay.url, invite=relay.invite)
                 assert err.value.code is ErrorCode.INVALID_INVITE
+                # without an invite, a taken handle is not revealed
+                with pytest.raises(CallError) as err:
+                    await TestClient.register(http, relay.url, first.handle)
+                assert err.value.code is ErrorCode.INVALID_INVITE
+                # a registration refused for a taken handle does not use up the invite
+                with pytest.raises(CallError) as err:
+                    await TestClient.register(http, relay.url, first.handle, invite=code2)
+                assert err.value.code is ErrorCode.HANDLE_TAKEN
                 await TestClient.register(http, relay.url, invite=code2)
                 await TestClient.register(http, relay.url, invite=code2)
                 with pytest.raises(CallError):
