@@ -123,9 +123,9 @@ KEYS = st.sampled_from(
 VALUES = st.recursive(
     SCALARS,
     lambda inner: (
-        st.lists(inner, max_size=5) | st.dictionaries(KEYS | st.text(), inner, max_size=6)
+        st.lists(inner, max_size=5) | st.dictionaries(KEYS | st.text(max_size=8), inner, max_size=6)
     ),
-    max_leaves=12,
+    max_leaves=8,
 )
 
 
@@ -137,7 +137,7 @@ def near_valid_maps() -> st.SearchStrategy[dict[str, Any]]:
         st.integers(0, 9),
         st.binary(min_size=16, max_size=16) | SCALARS,
         st.integers(0, 2**40) | SCALARS,
-        st.dictionaries(KEYS, VALUES, max_size=8),
+        st.dictionaries(KEYS, VALUES, max_size=5),
     )
 
 
