@@ -477,14 +477,15 @@ class Relay:
         welcomes: list[tuple[bytes, bytes, int]] = []
         removed: list[bytes] = []
         async with self.storage.write() as txn:
-            me = await self.access_member_txn(txn, group_id, caller)
-            earlier = await txn.message_by_idempotency_key(group_id, req.idempotency_key)
+            me, group, earlier = await txn.post_context(
+                group_id, caller.account_id, req.idempotency_key
+            )
+            if me is None or group is None:
+                raise GroupNotFound()
             if earlier is not None:
                 if earlier.data != req.message:
                     raise RelayError("idempotency key reused", code=ErrorCode.IDEMPOTENCY_MISMATCH)
                 return E.PostMessageResponse(seq=earlier.seq, duplicate=True)
-            group = await txn.group(group_id)
-            assert group is not None
             new_accounts, devices = await self._check_additions_txn(txn, group_id, me, req)
             to_remove = await self._check_removals_txn(txn, group_id, me, req)
             if handshake:

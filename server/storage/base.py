@@ -139,9 +139,13 @@ class Txn(Protocol):
     async def empty_groups(self) -> list[bytes]: ...
 
     # messages
-    async def message_by_idempotency_key(
-        self, group_id: bytes, key: bytes
-    ) -> StoredMessage | None: ...
+    async def post_context(
+        self, group_id: bytes, account_id: bytes, key: bytes
+    ) -> tuple[MemberRecord | None, GroupRecord | None, StoredMessage | None]:
+        """In one read: the poster's membership, the group, and the message already
+        stored under this idempotency key (all None if the poster is not a member)."""
+        ...
+
     async def append_message(
         self, group: GroupRecord, key: bytes, handshake: bool, now: int, data: bytes
     ) -> int: ...

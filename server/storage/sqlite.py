@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -365,28 +366,36 @@ class SqliteTxn:
 
     # -- messages ---------------------------------------------------------------
 
-    async def message_by_idempotency_key(self, group_id: bytes, key: bytes) -> StoredMessage | None:
+    async def post_context(
+        self, group_id: bytes, account_id: bytes, key: bytes
+    ) -> tuple[MemberRecord | None, GroupRecord | None, StoredMessage | None]:
         row = await self._one(
-            "SELECT seq, data, received_at FROM messages"
-            " WHERE group_id = ? AND idempotency_key = ?",
-            (group_id, key),
+            f"SELECT m.account_id, a.handle, m.role, m.joined_seq, {self._GROUP_COLS},"  # noqa: S608
+            " x.seq, x.data, x.received_at"
+            " FROM members m JOIN accounts a USING (account_id)"
+            " JOIN groups g ON g.group_id = m.group_id"
+            " LEFT JOIN messages x ON x.group_id = m.group_id AND x.idempotency_key = ?"
+            " WHERE m.group_id = ? AND m.account_id = ?",
+            (key, group_id, account_id),
         )
         if row is None:
-            return None
-        return StoredMessage(int(row[0]), bytes(row[1]), int(row[2]))
+            return None, None, None
+        member = MemberRecord(bytes(row[0]), str(row[1]), str(row[2]), int(row[3]))
+        group = self._group(row[4:9])
+        earlier = (
+            None if row[9] is None else StoredMessage(int(row[9]), bytes(row[10]), int(row[11]))
+        )
+        return member, group, earlier
 
     async def append_message(
         self, group: GroupRecord, key: bytes, handshake: bool, now: int, data: bytes
     ) -> int:
+        # the messages_advance_heads trigger (migration 0002) moves the group's heads
         seq = group.head_seq + 1
         await self._run(
             "INSERT INTO messages (group_id, seq, idempotency_key, handshake, received_at, data)"
             " VALUES (?,?,?,?,?,?)",
             (group.group_id, seq, key, int(handshake), now, data),
-        )
-        await self._run(
-            "UPDATE groups SET head_seq = ?, handshake_seq = ? WHERE group_id = ?",
-            (seq, seq if handshake else group.handshake_seq, group.group_id),
         )
         return seq
 
@@ -586,6 +595,15 @@ class SqliteStorage:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (our files have no ';' inside strings)."""
-    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Split a migration into complete statements (trigger bodies included)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        raise ValueError("migration ends inside a statement")
+    return out
