@@ -294,24 +294,25 @@ def test_idempotent_retries(relay: RelayProcess) -> None:
 def test_concurrent_commits_exactly_one_wins(relay: RelayProcess) -> None:
     async def main() -> None:
         async with aiohttp.ClientSession() as http:
-            alice, bob, carol = await _clients(http, relay, 3)
-            gid, _ = await _group_with(alice, bob, carol)
+            members = await _clients(http, relay, 10)
+            alice, bob, carol = members[:3]
+            gid, _ = await _group_with(alice, *members[1:])
             await bob.post(gid, fake_private_message(gid))  # application messages need no position
             head = 2
+            # ten members commit from the same position at once (check D4)
             outcomes = await asyncio.gather(
                 *(c.post(gid, fake_private_message(gid, CONTENT_COMMIT, epoch=1), position=head)
-                  for c in (alice, bob, carol)),
+                  for c in members),
                 return_exceptions=True,
             )  # fmt: skip
             wins = [o for o in outcomes if isinstance(o, E.PostMessageResponse)]
             losses = [o for o in outcomes if isinstance(o, CallError)]
-            assert len(wins) == 1 and len(losses) == 2, outcomes
+            assert len(wins) == 1 and len(losses) == 9, outcomes
             winner_seq = wins[0].seq
             for loss in losses:
                 assert loss.code is ErrorCode.HANDSHAKE_CONFLICT and loss.status == 409
                 assert loss.body.position == winner_seq
-            loser = (alice, bob, carol)[next(i for i, o in enumerate(outcomes)
-                                              if isinstance(o, CallError))]  # fmt: skip
+            loser = members[next(i for i, o in enumerate(outcomes) if isinstance(o, CallError))]
             # a stale position is refused for proposals too
             await loser.expect_error(
                 ErrorCode.HANDSHAKE_CONFLICT, "post_message",
