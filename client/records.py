@@ -27,12 +27,15 @@ from cove.protocol.app import (
     Reaction,
     Redaction,
     ThreadRoot,
+    clean_file_name,
+    clean_media_type,
     new_record_id,
 )
 from cove.protocol.app import decode as decode_record
 from cove.protocol.app import encode as encode_record
 from cove.protocol.crypto.stream import (
     DEFAULT_CHUNK_SIZE,
+    ciphertext_length,
     new_attachment_key,
 )
 from cove.protocol.crypto.stream import decrypt_attachment as _decrypt
@@ -93,6 +96,11 @@ def direct(rng: RandomProvider, body: str, refs: list[AttachmentRef]) -> DirectM
 # -- attachments -----------------------------------------------------------------------
 
 
+def blob_size(size: int) -> int:
+    """How many bytes the encrypted blob of a ``size``-byte file takes on the relay."""
+    return ciphertext_length(size, DEFAULT_CHUNK_SIZE)
+
+
 def encrypt_attachment(rng: RandomProvider, data: bytes) -> tuple[bytes, bytes, dict[str, Any]]:
     """(key, blob, fields): a fresh key, the encrypted blob, and the hash/chunking facts."""
     key = new_attachment_key(rng)
@@ -103,22 +111,15 @@ def encrypt_attachment(rng: RandomProvider, data: bytes) -> tuple[bytes, bytes, 
 def attachment_ref(
     blob_id: bytes, key: bytes, blob: bytes, size: int, name: str, fields: dict[str, Any]
 ) -> AttachmentRef:
-    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return AttachmentRef(
         blob_id=blob_id,
         key=key,
         sha256=fields["sha256"],
         size=size,
-        media_type=media_type,
-        file_name=_safe_name(name),
+        media_type=clean_media_type(mimetypes.guess_type(name)[0]),
+        file_name=clean_file_name(name),
         chunk_size=fields["chunk_size"],
     )
-
-
-def _safe_name(name: str) -> str:
-    """A file name without any directory part (names are hints from other members)."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip() or "attachment"
-    return base[:255]
 
 
 def decrypt_attachment(att: dict[str, Any], blob: bytes) -> bytes:

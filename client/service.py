@@ -77,6 +77,7 @@ from cove.protocol.mls.welcome import Welcome
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.auth import login_signing_input, registration_signing_input
 from cove.protocol.wire.codes import ErrorCode
+from cove.protocol.wire.limits import limit as limit_value
 
 SUITE = 1
 STORE_FILE = "cove.db"
@@ -84,6 +85,7 @@ KEY_PACKAGES_BATCH = 20
 KEY_PACKAGES_LOW = 5
 COMMIT_ATTEMPTS = 5
 PAGE = 200
+BLOB_LIMIT = limit_value("blob")  # the relay's default; an operator may set another
 
 # Store collections
 ACCOUNT, GROUP, MESSAGE, MSGINDEX, PIN, OUTBOX, QUARANTINE, BUNDLE, META = (
@@ -794,6 +796,8 @@ class CoveClient:
         for path in paths:
             if not path.is_file():
                 raise UsageProblem(f"no file {path}")
+            if R.blob_size(path.stat().st_size) > BLOB_LIMIT:
+                raise UsageProblem(f"{path.name} is too large for the relay")
             data = path.read_bytes()
             key, blob, ref_fields = R.encrypt_attachment(self.rng, data)
             answer = await self.call("upload_blob", raw=blob, path={"group_id": group_id.hex()})
