@@ -1202,6 +1202,8 @@ class Group:
         if signer is None:
             raise ValidationError("V-WELCOME-003", "GroupInfo signer is not a member")
         verify_group_info(suite, group_info, signer.signature_key)
+        for _, member in tree.leaves():
+            validator.validate(member.credential, member.signature_key)
         ext = find_extension(group_info.extensions, ExtensionType.EXTERNAL_PUB)
         if ext is None:
             raise ValidationError("V-EXTERNAL-001", "GroupInfo has no external_pub")
