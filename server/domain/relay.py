@@ -18,7 +18,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cove.protocol.errors import DecodeError
+from cove.protocol.crypto import suite_for
+from cove.protocol.errors import CryptoError, DecodeError, UnsupportedCipherSuite, ValidationError
+from cove.protocol.identity import CoveCredentialValidator, CoveIdentity
+from cove.protocol.mls.credentials import Credential
+from cove.protocol.mls.framing import MLSMessage
+from cove.protocol.mls.key_package import KeyPackage
+from cove.protocol.mls.validation import validate_key_package
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.auth import (
     add_device_signing_input,
@@ -45,7 +51,7 @@ from ..errors import (
     RelayError,
     Unauthorized,
 )
-from ..storage.base import DeviceRecord, MemberRecord, Session, Storage, Txn
+from ..storage.base import AccountRecord, DeviceRecord, MemberRecord, Session, Storage, Txn
 from .clock import Clock
 from .crypto import Token, new_id, new_invite_code, new_token, secret_hash, verify_ed25519
 from .events import Hub
@@ -69,6 +75,20 @@ class Caller:
 
     def __repr__(self) -> str:
         return f"Caller(account={self.account_id.hex()[:8]}…)"
+
+
+class _CredentialCache:
+    """:class:`CoveCredentialValidator`, verifying each distinct credential once
+    (an upload's KeyPackages all carry the same one)."""
+
+    def __init__(self) -> None:
+        self._inner = CoveCredentialValidator()
+        self._accepted: set[tuple[Credential, bytes]] = set()
+
+    def validate(self, credential: Credential, signature_key: bytes) -> None:
+        if (credential, signature_key) not in self._accepted:
+            self._inner.validate(credential, signature_key)
+            self._accepted.add((credential, signature_key))
 
 
 class Relay:
@@ -274,21 +294,57 @@ class Relay:
     # -- KeyPackages ----------------------------------------------------------------------
 
     @staticmethod
-    def check_key_package(data: bytes) -> None:
+    def check_key_package(
+        data: bytes,
+        account: AccountRecord,
+        device: DeviceRecord,
+        now: int,
+        credentials: _CredentialCache,
+    ) -> None:
+        """Refuse anything but a valid KeyPackage of ``device`` (defence in depth:
+        clients validate every KeyPackage they use). It must decode, use a suite
+        Cove builds, carry the device's Cove identity (its handle, identity key
+        and device key) and pass RFC 9420 §10.1 validation at ``now``: two
+        signatures, plus the credential's once per upload."""
         try:
-            header = peek_mls_header(data)
+            message = MLSMessage.from_bytes(data)
         except DecodeError as exc:
             raise InvalidMLSMessage(f"not a KeyPackage: {exc}") from None
-        if header.wire_format is not WireFormat.KEY_PACKAGE:
+        kp = message.body
+        if not isinstance(kp, KeyPackage):
             raise InvalidMLSMessage("not a KeyPackage (wire format)")
+        try:
+            suite = suite_for(kp.cipher_suite)
+        except UnsupportedCipherSuite:
+            raise InvalidMLSMessage(f"unsupported cipher suite {kp.cipher_suite}") from None
+        try:
+            identity = CoveIdentity.from_credential(kp.leaf_node.credential)
+        except ValidationError as exc:
+            raise InvalidMLSMessage(f"KeyPackage credential: {exc}") from None
+        if (
+            identity.device_key != device.device_key
+            or identity.identity_key != account.identity_key
+            or identity.handle != account.handle
+        ):
+            raise InvalidMLSMessage("the KeyPackage's credential is not the uploading device's")
+        try:
+            validate_key_package(suite, kp, credential_validator=credentials, now=now)
+        except (ValidationError, CryptoError) as exc:
+            raise InvalidMLSMessage(f"invalid KeyPackage: {exc}") from None
 
     async def do_upload_key_packages(
         self, caller: Caller, req: E.KeyPackageUpload
     ) -> E.KeyPackageCount:
+        async with self.storage.read() as txn:
+            account = await txn.account_by_id(caller.account_id)
+            devices = await txn.devices_by_ids([caller.device_id])
+        if account is None or len(devices) != 1 or devices[0].account_id != account.account_id:
+            raise Unauthorized("unknown or expired token")
+        now, credentials = self.clock.now(), _CredentialCache()
         for kp in req.key_packages:
-            self.check_key_package(kp)
+            self.check_key_package(kp, account, devices[0], now, credentials)
         if req.last_resort is not None:
-            self.check_key_package(req.last_resort)
+            self.check_key_package(req.last_resort, account, devices[0], now, credentials)
         async with self.storage.write() as txn:
             held, _ = await txn.count_key_packages(caller.device_id)
             if held + len(req.key_packages) > self.config.limit("key_packages_per_device"):

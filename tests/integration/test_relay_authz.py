@@ -19,7 +19,6 @@ from tests.support.relay_process import (
     CONTENT_COMMIT,
     RelayProcess,
     TestClient,
-    fake_key_package,
     fake_private_message,
     fake_welcome,
     new_group_id,
@@ -75,7 +74,7 @@ async def _setup(http: aiohttp.ClientSession, relay: RelayProcess) -> dict[str, 
     await owner.call("create_group", E.CreateGroupRequest(group_id=gid))
     devices = []
     for c in (mod, member, removed, banned):
-        await c.call("upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),)))
+        await c.call("upload_key_packages", E.KeyPackageUpload(key_packages=(c.key_package(),)))
         devices.append(c.device_id)
     await owner.post(gid, fake_private_message(gid, CONTENT_COMMIT), position=0,
                      welcome=fake_welcome(), welcome_devices=tuple(devices))  # fmt: skip
@@ -160,7 +159,7 @@ def test_authorization_matrix(relay: RelayProcess) -> None:
             banned = s["banned"]
             assert isinstance(banned, TestClient)
             await banned.call(
-                "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                "upload_key_packages", E.KeyPackageUpload(key_packages=(banned.key_package(),))
             )
             info = await owner.call("get_group", group_id=gid)
             assert isinstance(info, E.GroupInfoResponse)
@@ -188,7 +187,7 @@ def test_removed_member_gets_no_new_messages(relay: RelayProcess) -> None:
             gid = new_group_id()
             await owner.call("create_group", E.CreateGroupRequest(group_id=gid))
             await gone.call(
-                "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                "upload_key_packages", E.KeyPackageUpload(key_packages=(gone.key_package(),))
             )
             await owner.post(
                 gid,

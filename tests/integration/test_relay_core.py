@@ -20,7 +20,6 @@ from tests.support.relay_process import (
     CallError,
     RelayProcess,
     TestClient,
-    fake_key_package,
     fake_private_message,
     fake_public_message,
     fake_welcome,
@@ -41,7 +40,7 @@ async def _group_with(owner: TestClient, *others: TestClient) -> tuple[bytes, in
     if not others:
         return gid, 0
     for o in others:
-        await o.call("upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),)))
+        await o.call("upload_key_packages", E.KeyPackageUpload(key_packages=(o.key_package(),)))
     devices = []
     for o in others:
         claim = await owner.call("claim_key_packages", E.ClaimRequest(handle=o.handle))
@@ -131,8 +130,8 @@ def test_key_packages_one_time_then_last_resort(relay: RelayProcess) -> None:
     async def main() -> None:
         async with aiohttp.ClientSession() as http:
             alice, bob = await _clients(http, relay, 2)
-            kps = (fake_key_package(), fake_key_package())
-            last = fake_key_package()
+            kps = (bob.key_package(), bob.key_package())
+            last = bob.key_package()
             count = await bob.call(
                 "upload_key_packages", E.KeyPackageUpload(key_packages=kps, last_resort=last)
             )
@@ -168,7 +167,7 @@ def test_concurrent_claims_get_distinct_key_packages(relay: RelayProcess) -> Non
     async def main() -> None:
         async with aiohttp.ClientSession() as http:
             target, *adders = await _clients(http, relay, 6)
-            kps = tuple(fake_key_package() for _ in range(5))
+            kps = tuple(target.key_package() for _ in range(5))
             await target.call("upload_key_packages", E.KeyPackageUpload(key_packages=kps))
             claims = await asyncio.gather(*(
                 a.call("claim_key_packages", E.ClaimRequest(handle=target.handle)) for a in adders
@@ -187,8 +186,8 @@ def test_key_package_claims_are_rate_limited(relay: RelayProcess) -> None:
         async with aiohttp.ClientSession() as http:
             adder, victim = await _clients(http, relay, 2)
             await victim.call("upload_key_packages", E.KeyPackageUpload(
-                key_packages=tuple(fake_key_package() for _ in range(3)),
-                last_resort=fake_key_package(),
+                key_packages=tuple(victim.key_package() for _ in range(3)),
+                last_resort=victim.key_package(),
             ))  # fmt: skip
             for _ in range(per_target):
                 await adder.call("claim_key_packages", E.ClaimRequest(handle=victim.handle))
@@ -205,7 +204,7 @@ def test_key_package_claims_are_rate_limited(relay: RelayProcess) -> None:
             for t in targets:
                 await t.call(
                     "upload_key_packages",
-                    E.KeyPackageUpload(key_packages=(), last_resort=fake_key_package()),
+                    E.KeyPackageUpload(key_packages=(), last_resort=t.key_package()),
                 )
             done = 0
             for t in targets:
@@ -351,10 +350,10 @@ def test_welcome_goes_to_the_invited_device_when_its_commit_is_accepted(
             gid, _ = await _group_with(alice)
             await alice.post(gid, fake_private_message(gid))  # before bob joins
             await bob.call(
-                "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                "upload_key_packages", E.KeyPackageUpload(key_packages=(bob.key_package(),))
             )
             await carol.call(
-                "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                "upload_key_packages", E.KeyPackageUpload(key_packages=(carol.key_package(),))
             )
             welcome = fake_welcome()
             claim = await alice.call("claim_key_packages", E.ClaimRequest(handle=bob.handle))

@@ -19,7 +19,6 @@ from tests.support.relay_process import (
     CallError,
     RelayProcess,
     TestClient,
-    fake_key_package,
     fake_private_message,
     fake_welcome,
     new_group_id,
@@ -45,7 +44,7 @@ def test_kill_9_loses_no_acknowledged_message(tmp_path) -> None:  # type: ignore
             await owner.call("create_group", E.CreateGroupRequest(group_id=gid))
             for c in clients[1:]:
                 await c.call(
-                    "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                    "upload_key_packages", E.KeyPackageUpload(key_packages=(c.key_package(),))
                 )
             await owner.post(
                 gid,

@@ -24,7 +24,6 @@ from tests.support.relay_process import (
     CONTENT_COMMIT,
     RelayProcess,
     TestClient,
-    fake_key_package,
     fake_private_message,
     fake_welcome,
     new_group_id,
@@ -80,7 +79,7 @@ def test_retention_purges_old_messages(tmp_path: Path) -> None:
                 for g in (gid, keep):
                     await alice.call("create_group", E.CreateGroupRequest(group_id=g))
                 await bob.call(
-                    "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                    "upload_key_packages", E.KeyPackageUpload(key_packages=(bob.key_package(),))
                 )
                 await alice.post(
                     gid,
@@ -143,7 +142,7 @@ def test_account_deletion_purges_everything_it_owns(tmp_path: Path) -> None:
                 await bob.call(
                     "upload_key_packages",
                     E.KeyPackageUpload(
-                        key_packages=(fake_key_package(),), last_resort=fake_key_package()
+                        key_packages=(bob.key_package(),), last_resort=bob.key_package()
                     ),
                 )
                 await alice.post(shared, fake_private_message(shared, CONTENT_COMMIT),

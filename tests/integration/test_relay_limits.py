@@ -21,7 +21,6 @@ from tests.support.relay_process import (
     CONTENT_COMMIT,
     RelayProcess,
     TestClient,
-    fake_key_package,
     fake_private_message,
     fake_welcome,
     new_group_id,
@@ -86,7 +85,7 @@ def test_slow_websocket_reader_is_dropped(tmp_path: Path) -> None:
                 gid = new_group_id()
                 await alice.call("create_group", E.CreateGroupRequest(group_id=gid))
                 await slow.call(
-                    "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                    "upload_key_packages", E.KeyPackageUpload(key_packages=(slow.key_package(),))
                 )
                 await alice.post(
                     gid,

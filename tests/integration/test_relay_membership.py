@@ -15,7 +15,6 @@ from tests.support.relay_process import (
     CONTENT_COMMIT,
     RelayProcess,
     TestClient,
-    fake_key_package,
     fake_private_message,
     fake_welcome,
     new_group_id,
@@ -57,7 +56,7 @@ def test_claims_cover_every_device_and_welcomes_reach_each(relay: RelayProcess) 
                 device_sig=rogue.sign(signed)))  # fmt: skip
             for c in (bob, bob2):
                 await c.call(
-                    "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                    "upload_key_packages", E.KeyPackageUpload(key_packages=(c.key_package(),))
                 )
             claim = await alice.call("claim_key_packages", E.ClaimRequest(handle=bob.handle))
             assert isinstance(claim, E.ClaimResponse)
@@ -95,7 +94,7 @@ def test_roles_leaving_and_the_last_member(relay: RelayProcess) -> None:
                                      E.CreateGroupRequest(group_id=gid))  # fmt: skip
             for c in (bob, carol):
                 await c.call(
-                    "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
+                    "upload_key_packages", E.KeyPackageUpload(key_packages=(c.key_package(),))
                 )
             await alice.post(gid, fake_private_message(gid, CONTENT_COMMIT), position=0,
                              welcome=fake_welcome(),

@@ -18,7 +18,10 @@ Its stderr (the relay's log) goes to ``DATA/relay.log`` so tests can inspect it.
 :mod:`cove.protocol.wire.api` (the same table the real client uses) and raises
 :class:`CallError` with the typed :class:`ErrorCode` on any error answer. The
 ``fake_*`` helpers build MLS byte strings whose cleartext header is valid — the
-relay only peeks at headers, so tests need no MLS group.
+relay only peeks at the headers of group messages and Welcomes, so tests need no
+MLS group. KeyPackages are checked in full at upload, so they are real ones:
+:func:`make_key_package` and :meth:`TestClient.key_package` (bound to the
+client's handle, identity key and device key).
 """
 
 from __future__ import annotations
@@ -38,9 +41,17 @@ from typing import Any
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from cove.protocol.codec import Writer
+from cove.protocol.crypto import OsRandom
+from cove.protocol.identity import CoveIdentity
+from cove.protocol.mls.key_package_bundle import DEFAULT_LIFETIME, KeyPackageBundle
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.api import BY_NAME, MSGPACK
 from cove.protocol.wire.auth import login_signing_input, registration_signing_input
@@ -214,6 +225,24 @@ def _raw_public(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+def raw_private(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
+
+def make_key_package(
+    handle: str, identity: Ed25519PrivateKey, device: Ed25519PrivateKey, *,
+    now: int | None = None, lifetime: int = DEFAULT_LIFETIME,
+) -> bytes:  # fmt: skip
+    """A valid KeyPackage (suite 1, as an MLSMessage) of ``device`` of ``handle``."""
+    credential = CoveIdentity.create(handle, raw_private(identity), _raw_public(device))
+    bundle = KeyPackageBundle.create(
+        1, credential.credential(), OsRandom(),
+        now=int(time.time()) if now is None else now, lifetime=lifetime,
+        signature_private=raw_private(device),
+    )  # fmt: skip
+    return bundle.key_package_bytes()
+
+
 def unique_handle(prefix: str = "u") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
@@ -269,6 +298,11 @@ class TestClient:
     @property
     def device_key(self) -> bytes:
         return _raw_public(self.device)
+
+    def key_package(self, *, now: int | None = None, lifetime: int = DEFAULT_LIFETIME) -> bytes:
+        """A valid KeyPackage of this device, as the relay accepts at upload."""
+        return make_key_package(self.handle, self.identity, self.device, now=now,
+                                lifetime=lifetime)  # fmt: skip
 
     async def login(self) -> None:
         ch = await self.call("challenge")
@@ -387,17 +421,6 @@ def fake_welcome() -> bytes:
     w.uint16(1)  # cipher suite
     w.opaque(secrets.token_bytes(120))
     w.opaque(secrets.token_bytes(200))
-    return w.getvalue()
-
-
-def fake_key_package() -> bytes:
-    w = Writer()
-    w.uint16(1)
-    w.uint16(5)  # mls_key_package
-    w.uint16(1)  # version
-    w.uint16(1)  # cipher suite
-    w.opaque(secrets.token_bytes(32))
-    w.fixed(secrets.token_bytes(150))
     return w.getvalue()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,10 +13,10 @@ from cove.protocol.codec import Writer
 from cove.protocol.errors import DecodeError
 from cove.protocol.wire.mls_header import ContentType, WireFormat, peek_mls_header
 from tests.support.relay_process import (
-    fake_key_package,
     fake_private_message,
     fake_public_message,
     fake_welcome,
+    make_key_package,
 )
 
 GID = bytes(range(32))
@@ -39,7 +40,9 @@ def test_public_message() -> None:
 
 def test_welcome_and_key_package_by_wire_format() -> None:
     assert peek_mls_header(fake_welcome()).wire_format is WireFormat.WELCOME
-    kp = peek_mls_header(fake_key_package())
+    kp = peek_mls_header(
+        make_key_package("alice", Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate())
+    )
     assert kp.wire_format is WireFormat.KEY_PACKAGE and kp.cipher_suite == 1
     assert not kp.is_framed and not kp.is_handshake
 
