@@ -42,7 +42,6 @@ from tests.support.relay_process import (  # noqa: E402
     CONTENT_COMMIT,
     RelayProcess,
     TestClient,
-    fake_key_package,
     fake_private_message,
     fake_welcome,
     new_group_id,
@@ -173,9 +172,7 @@ async def bench_relay(url: str, members: int, messages: int) -> dict[str, float]
         owner, gid = clients[0], new_group_id()
         await owner.call("create_group", E.CreateGroupRequest(group_id=gid))
         for c in clients[1:]:
-            await c.call(
-                "upload_key_packages", E.KeyPackageUpload(key_packages=(fake_key_package(),))
-            )
+            await c.call("upload_key_packages", E.KeyPackageUpload(key_packages=(c.key_package(),)))
         await owner.post(gid, fake_private_message(gid, CONTENT_COMMIT), position=0,
                          welcome=fake_welcome(),
                          welcome_devices=tuple(c.device_id for c in clients[1:]))  # fmt: skip
