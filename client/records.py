@@ -245,5 +245,3 @@ def fold(rows: list[dict[str, Any]], thread_id: bytes | None = None) -> list[Mes
         out = [v for v in out if v.thread == thread_id]
     return out
 
-
-AppRecordT = AppRecord

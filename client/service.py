@@ -54,7 +54,6 @@ from cove.client.store import Store, StoreCorrupted, StoreLocked, Txn, WrongPass
 from cove.client.sync.engine import (
     Cursor,
     MembershipChanged,
-    ProposalSeen,
     Quarantined,
     Received,
     process_log,
@@ -88,9 +87,8 @@ PAGE = 200
 BLOB_LIMIT = limit_value("blob")  # the relay's default; an operator may set another
 
 # Store collections
-ACCOUNT, GROUP, MESSAGE, MSGINDEX, PIN, OUTBOX, QUARANTINE, BUNDLE, META = (
+ACCOUNT, GROUP, MESSAGE, MSGINDEX, PIN, OUTBOX, QUARANTINE, BUNDLE = (
     "account", "group", "message", "msgindex", "pin", "outbox", "quarantine", "kp_bundle",
-    "meta",
 )  # fmt: skip
 
 _validator = CoveCredentialValidator()
@@ -1120,8 +1118,6 @@ class CoveClient:
                 elif isinstance(ev, Quarantined):
                     await self._quarantine(txn, group_id, ev.seq, ev.reason, ev.message)
                     quarantined += 1
-                elif isinstance(ev, ProposalSeen):
-                    pass
             await self._save(txn, record, None if removed else group)
         return received, quarantined
 
