@@ -341,9 +341,7 @@ test_private_message_content = _property("PrivateMessageContent")
 @pytest.mark.parametrize("name", sorted(CODECS))
 def test_seeds_are_valid(name: str) -> None:
     """Every seed decodes and round-trips (so mutations start from valid bytes)."""
-    if not SEEDS[name]:
-        if IN_CI:
-            pytest.fail("messages.json missing under CI=true")
+    if not SEEDS[name]:  # outside CI only: under CI=true a missing file fails at import
         pytest.skip("messages.json missing")
     codec = CODECS[name]
     for seed in SEEDS[name]:
