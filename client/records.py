@@ -244,4 +244,3 @@ def fold(rows: list[dict[str, Any]], thread_id: bytes | None = None) -> list[Mes
     if thread_id is not None:
         out = [v for v in out if v.thread == thread_id]
     return out
-
