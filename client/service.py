@@ -658,12 +658,11 @@ class CoveClient:
         try:
             answer = await self.call("post_message", req, path={"group_id": group_id.hex()})
         except RelayError as exc:
-            if exc.code == ErrorCode.HANDSHAKE_CONFLICT:
-                async with self.store.transaction() as txn:
-                    await txn.delete(OUTBOX, entry["key"])
-                return False
+            # Refused for good (a conflict is retried by the caller as a new commit).
             async with self.store.transaction() as txn:
                 await txn.delete(OUTBOX, entry["key"])
+            if exc.code == ErrorCode.HANDSHAKE_CONFLICT:
+                return False
             raise _client_error(exc) from None
         async with self.store.transaction() as txn:
             record, _ = await self._load(txn, group_id)

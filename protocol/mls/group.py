@@ -305,10 +305,7 @@ def _epoch_from_secrets(
 
 
 def _member(tree: RatchetTree, leaf: int) -> Member:
-    node = tree.leaf(leaf)
-    if node is None:
-        raise ValidationError("V-GROUP-001", f"leaf {leaf} is not a member")
-    return _member_of(leaf, node)
+    return _member_of(leaf, _leaf_or_fail(tree, leaf))
 
 
 def _member_of(leaf: int, node: LeafNode) -> Member:

@@ -22,7 +22,8 @@ from .group_context import MLS10
 from .joining import key_package_ref
 from .key_package import KeyPackage
 from .leaf_node import Capabilities, LeafNode, LeafNodeSource, Lifetime
-from .validation import KEY_PACKAGE_LABEL, LEAF_NODE_LABEL
+from .ratchet_tree import LEAF_NODE_TBS_LABEL
+from .validation import KEY_PACKAGE_LABEL
 
 #: Default KeyPackage lifetime: 90 days, starting an hour early for clock skew.
 DEFAULT_LIFETIME = 90 * 24 * 3600
@@ -49,7 +50,9 @@ def sign_leaf_node(
     leaf_index: int | None = None,
 ) -> LeafNode:
     """Return ``leaf`` with its signature over LeafNodeTBS (§7.2)."""
-    sig = sign_with_label(suite, signature_private, LEAF_NODE_LABEL, leaf.tbs(group_id, leaf_index))
+    sig = sign_with_label(
+        suite, signature_private, LEAF_NODE_TBS_LABEL, leaf.tbs(group_id, leaf_index)
+    )
     return replace(leaf, signature=sig)
 
 

@@ -26,8 +26,8 @@ from .extensions import (
 from .group_context import MLS10
 from .key_package import KeyPackage
 from .leaf_node import LeafNode, LeafNodeSource
+from .ratchet_tree import LEAF_NODE_TBS_LABEL
 
-LEAF_NODE_LABEL = b"LeafNodeTBS"
 KEY_PACKAGE_LABEL = b"KeyPackageTBS"
 
 #: Extension types that need not appear in a leaf's capabilities (§7.2: the
@@ -198,7 +198,7 @@ def validate_leaf_node(
             raise ValidationError("V-LEAF-009", "a member does not support this credential type")
         if not members.credential_types <= set(caps.credentials):
             raise ValidationError("V-LEAF-009", "leaf does not support a member's credential type")
-    verify_with_label(suite, leaf.signature_key, LEAF_NODE_LABEL, tbs, leaf.signature)
+    verify_with_label(suite, leaf.signature_key, LEAF_NODE_TBS_LABEL, tbs, leaf.signature)
 
 
 def verify_key_package_signature(suite: Suite, kp: KeyPackage) -> None:
