@@ -24,6 +24,15 @@ settings.register_profile("dev", deadline=None, max_examples=200)
 _IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if _IN_CI else "dev"))
 
+#: Under CI the whole suite runs, so its coverage must not fall below this floor
+#: (measured at 93.3 % when the floor was set). Partial runs only print the figure.
+COVERAGE_FLOOR = 93.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _IN_CI and hasattr(config.option, "cov_fail_under"):
+        config.option.cov_fail_under = COVERAGE_FLOOR
+
 _ID = re.compile(r"\[(?:(suite(\d+))-\d+|case\d+)\]$")
 _report: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
