@@ -77,7 +77,7 @@ class Person:
 PEOPLE = {n: Person.make(n) for n in ("olga", "otto", "mona", "mike", "ana", "cara", "dan", "eve")}
 
 
-def P(name: str) -> Person:  # noqa: N802 - short for tests
+def P(name: str) -> Person:
     return PEOPLE[name]
 
 
