@@ -30,6 +30,7 @@ from .extension import (
     required_capabilities_extension,
     with_policy,
 )
+from .joins import authorize_join, check_state
 from .records import (
     DEFAULT_RECORD_RULES,
     RecordContext,
@@ -67,10 +68,12 @@ __all__ = [
     "Roster",
     "Rule",
     "authorize_commit",
+    "authorize_join",
     "authorize_mls_commit",
     "authorize_record",
     "ban_proposals",
     "can",
+    "check_state",
     "commit_input",
     "current_policy",
     "group_state",

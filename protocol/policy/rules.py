@@ -13,6 +13,11 @@ STATE_MISSING = rule(
     "policy.state.missing", "this group has no policy, so no change to it can be checked"
 )
 STATE_MALFORMED = rule("policy.state.malformed", "the group's policy cannot be read")
+STATE_INCONSISTENT = rule(
+    "policy.state.inconsistent",
+    "the group's roles do not match its members (a role for a non-member, a banned "
+    "member, or no owner)",
+)
 
 # -- who commits and who proposes ---------------------------------------------------
 COMMITTER_NOT_MEMBER = rule(
