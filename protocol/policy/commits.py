@@ -13,7 +13,8 @@ Order of checks (the first refusal wins; ``docs/protocol/policy.md`` lists them)
 1. the policy before the commit can be read;
 2. the committer is a member (external commits are refused);
 3. the commit path's new leaf keeps the committer's identity;
-4. every proposal, in list order, against its proposer's role before the commit;
+4. every proposal against its proposer's role before the commit, in list order
+   except that GroupContextExtensions come last;
 5. the state after the commit: no banned identity added, identities and handles
    unique, banned identities out, roles only for members, at least one owner.
 """
@@ -129,7 +130,11 @@ def _authorize(state: GroupState, commit: CommitInput) -> Decision:
     c = _Commit(policy, roster, tuple(state.extensions), committer, policy)
     if commit.path_leaf is not None:
         _check_continuity(committer, commit.path_leaf)
-    for p in commit.proposals:
+    # GroupContextExtensions last: clearing a removed member's role depends on the
+    # Removes of the whole commit, wherever they stand in the list.
+    gce = [p for p in commit.proposals if isinstance(p.body, GroupContextExtensions)]
+    rest = [p for p in commit.proposals if not isinstance(p.body, GroupContextExtensions)]
+    for p in rest + gce:
         _check_proposal(c, p)
     _check_result(c)
     return ALLOWED

@@ -44,9 +44,14 @@ class Roster:
     """The group's members by leaf index."""
 
     members: Mapping[int, Member] = field(default_factory=dict)
+    _by_key: dict[bytes, Member] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "members", dict(sorted(self.members.items())))
+        by_key: dict[bytes, Member] = {}
+        for m in self.members.values():
+            by_key.setdefault(m.identity_key, m)  # the lowest leaf, if a key is there twice
+        object.__setattr__(self, "_by_key", by_key)
 
     @classmethod
     def of(cls, members: Iterable[Member]) -> Roster:
@@ -71,13 +76,10 @@ class Roster:
         return None if leaf is None else self.members.get(leaf)
 
     def by_identity(self, identity_key: bytes) -> Member | None:
-        for m in self.members.values():
-            if m.identity_key == identity_key:
-                return m
-        return None
+        return self._by_key.get(identity_key)
 
     def identities(self) -> frozenset[bytes]:
-        return frozenset(m.identity_key for m in self.members.values())
+        return frozenset(self._by_key)
 
     def handle_for(self, identity_key: bytes) -> str | None:
         m = self.by_identity(identity_key)

@@ -154,6 +154,9 @@ def test_removed_moderator_role_must_be_cleared() -> None:
         "cara", (Remove(w.leaf("mona")), "mona"), w.gce(w.policy.without([P("mona").identity_key]))
     )
     assert check(w, leave).allowed
+    # wherever the Remove stands in the list
+    clear = w.gce(w.policy.without([P("mona").identity_key]))
+    assert check(w, w.commit("olga", clear, Remove(w.leaf("mona")))).allowed
 
 
 # -- identity continuity ------------------------------------------------------------------

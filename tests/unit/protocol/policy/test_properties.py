@@ -120,12 +120,9 @@ class PolicyMachine(RuleBasedStateMachine):
                 assert self.role(who) >= Role.MODERATOR
         for body, _ in items:
             if isinstance(body, Add):
-                key = body.key_package.leaf_node
-                name = next(n for n in NAMES if P(n).identity_key == _key(body))
-                assert not after.is_banned(P(name).identity_key)
-                if before.is_banned(P(name).identity_key):
+                assert not after.is_banned(_key(body))
+                if before.is_banned(_key(body)):  # only with an unban in the same commit
                     assert any(isinstance(b, GroupContextExtensions) for b, _ in items)
-                del key
 
     def apply(self, items: list[tuple[ProposalBody, str]]) -> None:
         for body, _ in items:
