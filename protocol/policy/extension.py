@@ -36,6 +36,7 @@ from ..errors import DecodeError, UsageError
 from ..group_metadata import GROUP_METADATA_EXTENSION
 from ..mls.extensions import Extension, ExtensionType, RequiredCapabilities, find_extension
 from .roles import ASSIGNED_ROLES, MEMBER_ROLES, Role
+from .roster import Roster
 
 POLICY_EXTENSION: Final = 0xF0C1
 POLICY_VERSION: Final = 1
@@ -100,6 +101,10 @@ class GroupPolicy:
 
     def is_banned(self, identity_key: bytes) -> bool:
         return self.assignments.get(identity_key) == Role.BANNED
+
+    def roles_in(self, roster: Roster) -> dict[int, Role]:
+        """Leaf index → role of every member (for ``cove members``)."""
+        return {m.leaf: self.role_of(m.identity_key, in_group=True) for m in roster}
 
     # -- changing -------------------------------------------------------------------
 

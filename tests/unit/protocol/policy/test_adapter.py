@@ -16,6 +16,7 @@ from cove.protocol.policy import (
     Decision,
     GroupPolicy,
     Role,
+    authorize_join,
     authorize_mls_commit,
     ban_proposals,
     group_state,
@@ -109,6 +110,14 @@ def test_roster_from_a_real_tree() -> None:
         (3, "cara"),
     ]
     assert roster.by_identity(P("ana").identity_key) == roster.at(2)
+    policy = GroupPolicy.from_extensions(groups[0].extensions)
+    assert policy is not None
+    assert policy.roles_in(roster) == {
+        0: Role.OWNER,
+        1: Role.MEMBER,
+        2: Role.MEMBER,
+        3: Role.MEMBER,
+    }
 
 
 def test_owner_actions_allowed_and_hostile_member_refused() -> None:
@@ -176,3 +185,28 @@ def test_removing_a_moderator_clears_the_role() -> None:
     assert isinstance(proposals[-1], GroupContextExtensions)
     out = olga.commit([Proposal(b) for b in proposals])
     assert judge(ana, out.commit).allowed
+
+
+def test_outsider_added_by_a_member_refuses_the_welcome() -> None:
+    groups, rng = make_group()
+    olga, _mona, _ana, cara = groups
+    eve_bundle = bundle("eve", rng)
+    attack = cara.add([eve_bundle.key_package_bytes()], now=NOW)  # Welcome in her own inbox
+    refused(judge(olga, attack.commit), "policy.add.requires_moderator")
+    cara.apply_pending_commit()  # cara goes ahead alone
+    assert attack.welcome is not None
+    eve = Group.join(attack.welcome, eve_bundle, rng, config=PUBLIC, credential_validator=VALIDATOR)
+    state = group_state(tree_of(eve), eve.extensions)
+    text = refused(
+        authorize_join(state, cara.my_leaf_index, P("eve").identity_key),
+        "policy.add.requires_moderator",
+    )
+    assert text == "cara tried to add you — refused: only moderators and owners can add members"
+    # An honest owner's Welcome passes the same check.
+    dan_bundle = bundle("dan", rng)
+    out = olga.add([dan_bundle.key_package_bytes()], now=NOW)
+    olga.apply_pending_commit()
+    assert out.welcome is not None
+    dan = Group.join(out.welcome, dan_bundle, rng, config=PUBLIC, credential_validator=VALIDATOR)
+    state = group_state(tree_of(dan), dan.extensions)
+    assert authorize_join(state, olga.my_leaf_index, P("dan").identity_key).allowed
