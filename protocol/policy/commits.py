@@ -236,7 +236,8 @@ def _check_extensions(
 
 def _check_assignments(c: _Commit, actor: Member, role: Role) -> None:
     old, new = c.policy, c.new_policy
-    removed_keys = {m.identity_key for m in c.removed.values()}
+    # Identities that leave with this commit (removed and not re-added).
+    leaving = {m.identity_key for m in c.removed.values()} - {m.identity_key for m, _ in c.added}
     in_group = c.roster.identities()
     for key in sorted(old.assignments.keys() | new.assignments.keys()):
         before, after = old.assigned(key), new.assigned(key)
@@ -255,8 +256,8 @@ def _check_assignments(c: _Commit, actor: Member, role: Role) -> None:
                 raise _no(R.UNBAN_REQUIRES_MODERATOR, actor, f"unban {name}")
             if after is None:
                 continue
-        elif after is None and key in removed_keys:
-            continue  # the role of someone removed in this commit is cleared with them
+        elif after is None and key in leaving:
+            continue  # the role of someone leaving with this commit goes with them
         new_label = (after or Role.MEMBER).label
         if not can(role, Capability.CAN_CHANGE_USER_ROLE):
             raise _no(R.ROLE_REQUIRES_OWNER, actor, f"make {name} {_article(new_label)}")

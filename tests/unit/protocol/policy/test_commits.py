@@ -154,6 +154,18 @@ def test_removed_moderator_role_must_be_cleared() -> None:
         "cara", (Remove(w.leaf("mona")), "mona"), w.gce(w.policy.without([P("mona").identity_key]))
     )
     assert check(w, leave).allowed
+    # ... but a peer moderator cannot demote mona by "replacing" her device
+    w2 = World.make(
+        ("olga", "mona", "mike", "ana"),
+        {"olga": Role.OWNER, "mona": Role.MODERATOR, "mike": Role.MODERATOR},
+    )
+    swap = w2.commit(
+        "mike",
+        (Remove(w2.leaf("mona")), "mona"),
+        Add(P("mona").key_package()),
+        w2.gce(w2.policy.without([P("mona").identity_key])),
+    )
+    refused(check(w2, swap), "policy.role.requires_owner")
     # wherever the Remove stands in the list
     clear = w.gce(w.policy.without([P("mona").identity_key]))
     assert check(w, w.commit("olga", clear, Remove(w.leaf("mona")))).allowed

@@ -98,6 +98,12 @@ class PolicyMachine(RuleBasedStateMachine):
         before = self.policy
         after = before
         removed = {self.leaves[b.removed] for b, _ in items if isinstance(b, Remove)}
+        removed -= {
+            n
+            for n in NAMES
+            for b, _ in items
+            if isinstance(b, Add) and _key(b) == P(n).identity_key
+        }
         for body, who in items:
             if isinstance(body, GroupContextExtensions):
                 new = GroupPolicy.from_extensions(body.extensions)
