@@ -74,6 +74,9 @@ class GroupPolicy:
         # Canonical order, whatever order the mapping was built in.
         object.__setattr__(self, "assignments", dict(sorted(self.assignments.items())))
 
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
     # -- reading ------------------------------------------------------------------
 
     def assigned(self, identity_key: bytes) -> Role | None:

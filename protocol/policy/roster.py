@@ -66,6 +66,9 @@ class Roster:
             out[int(index)] = Member(int(index), key, handle)
         return cls(out)
 
+    def __hash__(self) -> int:
+        return hash(tuple(self.members.values()))
+
     def __iter__(self) -> Iterator[Member]:
         return iter(self.members.values())
 

@@ -42,6 +42,7 @@ def test_canonical_whatever_the_order_of_changes() -> None:
     two = GroupPolicy({B: Role.BANNED}).with_role(C, Role.OWNER).with_role(A, Role.MODERATOR)
     assert one.to_bytes() == two.to_bytes()
     assert one.with_role(A, Role.MEMBER) == initial_policy(C).ban(B)  # member = no entry
+    assert len({one, two}) == 1  # equal values hash alike
 
 
 @pytest.mark.parametrize(
