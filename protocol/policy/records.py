@@ -157,6 +157,7 @@ def authorize_record(
     *,
     target_author: bytes | None = None,
     target_handle: str | None = None,
+    sender_handle: str | None = None,
     rules: RecordRules = DEFAULT_RECORD_RULES,
 ) -> Decision:
     """Whether ``record`` from the member with ``sender_identity`` is allowed.
@@ -164,11 +165,13 @@ def authorize_record(
     ``roster`` and ``policy`` are the group's at the record's place in the log
     (the epoch it was sent in); ``target_author`` is the identity key of the
     author of the record it refers to (``None`` if there is none or it is
-    unknown) and ``target_handle`` that author's handle, for the explanation.
+    unknown) and ``target_handle`` that author's handle, for the explanation;
+    ``sender_handle`` names a sender who is not in ``roster`` (e.g. from the
+    credential of a removed member's old leaf), also only for the explanation.
     """
     sender = roster.by_identity(sender_identity)
     if sender is None:
-        return refuse(R.RECORD_SENDER_NOT_MEMBER, None, "post")
+        return refuse(R.RECORD_SENDER_NOT_MEMBER, sender_handle, "post")
     role = policy.role_of(sender_identity, in_group=True)
     record_rule = rules.rule_for(record.RECORD_TYPE)
     if record_rule is None:

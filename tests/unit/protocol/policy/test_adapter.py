@@ -6,11 +6,12 @@ from __future__ import annotations
 from cove.protocol.crypto import SeededRandom
 from cove.protocol.identity import CoveCredentialValidator
 from cove.protocol.mls.commit import Commit
-from cove.protocol.mls.framing import MLSMessage, PublicMessage, WireFormat
+from cove.protocol.mls.framing import MLSMessage, PublicMessage, Sender, SenderType, WireFormat
 from cove.protocol.mls.group import Group, GroupConfig
 from cove.protocol.mls.key_package_bundle import KeyPackageBundle
+from cove.protocol.mls.leaf_node import LeafNodeSource
 from cove.protocol.mls.proposal_list import ProposalInfo
-from cove.protocol.mls.proposals import GroupContextExtensions, Proposal
+from cove.protocol.mls.proposals import GroupContextExtensions, Proposal, Remove, Update
 from cove.protocol.mls.ratchet_tree import RatchetTree
 from cove.protocol.policy import (
     Decision,
@@ -19,6 +20,7 @@ from cove.protocol.policy import (
     authorize_join,
     authorize_mls_commit,
     ban_proposals,
+    commit_input,
     group_state,
     initial_extensions,
     remove_proposals,
@@ -210,3 +212,28 @@ def test_outsider_added_by_a_member_refuses_the_welcome() -> None:
     dan = Group.join(out.welcome, dan_bundle, rng, config=PUBLIC, credential_validator=VALIDATOR)
     state = group_state(tree_of(dan), dan.extensions)
     assert authorize_join(state, olga.my_leaf_index, P("dan").identity_key).allowed
+
+
+def test_commit_input_maps_senders() -> None:
+    groups, _ = make_group()
+    olga = groups[0]
+    update = Proposal(Update(P("ana").leaf(LeafNodeSource.UPDATE)))
+    infos = [
+        ProposalInfo(update, Sender.member(2), b"ref"),
+        ProposalInfo(Proposal(Remove(3)), Sender(SenderType.NEW_MEMBER_PROPOSAL)),
+    ]
+    got = commit_input(infos, Sender.member(0), None)
+    assert (got.committer, [p.proposer for p in got.proposals], got.path_leaf) == (
+        0,
+        [2, None],
+        None,
+    )
+    external = Sender(SenderType.NEW_MEMBER_COMMIT)
+    refused(
+        authorize_mls_commit(tree_of(olga), olga.extensions, [], external, None),
+        "policy.external.not_allowed",
+    )
+    refused(
+        authorize_mls_commit(tree_of(olga), olga.extensions, infos, Sender.member(0), None),
+        "policy.proposal.proposer_not_member",
+    )

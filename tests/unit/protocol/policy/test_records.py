@@ -62,6 +62,8 @@ def test_posts_by_members() -> None:
         text
         == "someone outside the group tried to post — refused: only members of the group can post"
     )
+    late = decide("eve", Post(id=ID, sent_at=0, thread=ID, body="b"), sender_handle="eve")
+    assert refused(late, "policy.record.sender_not_member").startswith("eve tried to post")
 
 
 def test_edit_only_by_author() -> None:
