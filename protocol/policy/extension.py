@@ -71,8 +71,9 @@ class GroupPolicy:
                 raise UsageError("an identity key is 32 bytes")
             if role not in ASSIGNED_ROLES:
                 raise UsageError(f"role {role!r} is not written into the policy")
-        # Canonical order, whatever order the mapping was built in.
-        object.__setattr__(self, "assignments", dict(sorted(self.assignments.items())))
+        # Canonical order, whatever order the mapping was built in; roles as Role.
+        canonical = {k: Role(r) for k, r in sorted(self.assignments.items())}
+        object.__setattr__(self, "assignments", canonical)
 
     def __hash__(self) -> int:
         return hash(self.to_bytes())
