@@ -211,7 +211,7 @@ def test_tampered_signature_membership_and_confirmation_tags() -> None:
     forged = dataclasses.replace(body, auth=bad_tag)
     forged = dataclasses.replace(
         forged,
-        membership_tag=a.suite.mac(a._epoch.membership_key, forged.tbm(a.group_context)),
+        membership_tag=a.suite.mac(a._epoch.secrets.membership_key, forged.tbm(a.group_context)),
     )
     _refused(b, MLSMessage(forged).to_bytes(), CryptoError)
     assert isinstance(b.process(out.commit), AppliedCommit)
@@ -249,7 +249,7 @@ def test_tampered_parent_hash_in_update_path() -> None:
         a.group_context,
         body.auth.confirmation_tag,
     )
-    forged = protect_public(a.suite, signed, a.group_context, a._epoch.membership_key)
+    forged = protect_public(a.suite, signed, a.group_context, a._epoch.secrets.membership_key)
     _refused(b, MLSMessage(forged).to_bytes(), ValidationError)
 
 
