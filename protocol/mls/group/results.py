@@ -116,7 +116,7 @@ class CommitOutput:
 
 
 def leaf_or_fail(tree: RatchetTree, leaf: int) -> LeafNode:
-    node = tree.leaf(leaf)
+    node = tree.leaf(leaf) if 0 <= leaf < tree.n_leaves else None
     if node is None:
         raise ValidationError("V-GROUP-001", f"leaf {leaf} is not a member")
     return node
