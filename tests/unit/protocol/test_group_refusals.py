@@ -28,7 +28,6 @@ from cove.protocol.mls.group import ApplicationMessage, AppliedCommit, Group, Pr
 from cove.protocol.mls.key_package_bundle import KeyPackageBundle
 from cove.protocol.mls.message_protection import protect_private, sign_content
 from cove.protocol.mls.proposals import Proposal, ProposalOrRef, Remove
-from cove.protocol.mls.proposals import Update as UpdateProposal
 from tests.support.rules import raises_rule
 from tests.unit.protocol.test_group import NOW, bundle, make_group
 
