@@ -37,12 +37,19 @@ class Member:
         return cls(r.uint32(), Credential.decode(r), r.opaque(), r.opaque())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ApplicationMessage:
     data: bytes
     sender: Member
     authenticated_data: bytes
     epoch: int
+
+    def __repr__(self) -> str:
+        # The data is a member's plaintext: never in a repr (or a log line).
+        return (
+            f"ApplicationMessage(data=<{len(self.data)} bytes redacted>, "
+            f"sender={self.sender.leaf_index}, epoch={self.epoch})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
