@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..crypto import Suite
 from ..errors import ValidationError
-from .extensions import Extension
+from .extensions import Extension, check_unique_extensions
 from .framing import Sender, SenderType
 from .key_package import KeyPackage
 from .leaf_node import LeafNode, LeafNodeSource
@@ -169,6 +169,7 @@ def validate_proposal_list(
                 raise _fail("V-PROP-011", "the same PSK is proposed twice")
             psk_ids.add(ident)
         elif isinstance(body, GroupContextExtensions):
+            check_unique_extensions(body.extensions)
             required = required_capabilities(body.extensions)
             for _, leaf in tree.leaves():
                 check_supports_required(leaf, required)
