@@ -47,6 +47,19 @@ class CredentialValidator(Protocol):
     def validate(self, credential: Credential, signature_key: bytes) -> None: ...
 
 
+def check_same_participant(
+    validator: CredentialValidator, old: Credential, new: Credential, rule: str
+) -> None:
+    """A leaf that replaces another (an Update, a committer's new leaf, a joiner
+    removing its earlier leaf) presents the same participant (§5.3.1, §12.1.2,
+    §12.4.3.2). The validator decides if it has ``same_participant(old, new)``;
+    otherwise the credentials must be equal."""
+    match = getattr(validator, "same_participant", None)
+    same = bool(match(old, new)) if callable(match) else old == new
+    if not same:
+        raise ValidationError(rule, "the new leaf presents another participant than the old")
+
+
 class BasicCredentialValidator:
     """Accepts any basic credential with a non-empty identity of at most 255 bytes.
 

@@ -226,6 +226,7 @@ def join_external(
         extensions=context.extensions,
         credential_validator=validator,
         now=None,
+        external_leaf=leaf,
     )
     # A throw-away group object over the GroupInfo's epoch: it holds the transcript
     # state the commit builds on; members' secrets are not needed.

@@ -30,7 +30,7 @@ from ..proposal_list import ProposalInfo, apply_proposals, path_required, valida
 from ..transcript import confirmed_transcript_hash, interim_transcript_hash, verify_confirmation_tag
 from ..tree_math import LeafIndex
 from ..treekem import apply_update_path
-from ..validation import validate_leaf_node
+from ..validation import check_same_participant, validate_leaf_node
 from .epoch import epoch_from_secrets, index_after
 from .results import (
     ApplicationMessage,
@@ -160,6 +160,7 @@ def _process_commit(g: Group, auth: AuthenticatedContent) -> AppliedCommit:
         credential_validator=g._validator,
         now=None,
         members=ep.member_index(),
+        external_leaf=commit.path.leaf_node if external and commit.path else None,
     )
     if path_required(infos) and commit.path is None:
         raise ValidationError("V-COMMIT-003", "this commit needs an UpdatePath")
@@ -207,6 +208,13 @@ def _process_commit(g: Group, auth: AuthenticatedContent) -> AppliedCommit:
     keys = ep.keys
     members = index_after(ep.member_index(), ep.tree, applied)
     if commit.path is not None:
+        if not external:
+            check_same_participant(
+                g._validator,
+                leaf_or_fail(tree, committer_leaf).credential,
+                commit.path.leaf_node.credential,
+                "V-LEAF-010",
+            )
         validate_leaf_node(
             suite,
             commit.path.leaf_node,
