@@ -200,7 +200,7 @@ def create_commit(
         removed=tuple(member_of(leaf, node) for leaf, node in applied.removed),
         updated=tuple(member_of(leaf, node) for leaf, node in applied.updated),
     )
-    g._pending = Pending(next_epoch, my_leaf, signature_private, summary)
+    g._pending = Pending(next_epoch, my_leaf, signature_private, summary, applied.reinit)
     g._bump()
     return CommitOutput(
         commit=commit_bytes,

@@ -16,7 +16,7 @@ from ..framing import AuthenticatedContent
 from ..group_context import GroupContext
 from ..key_schedule import EpochSecrets
 from ..proposal_list import AppliedProposals, ProposalInfo
-from ..proposals import PROPOSAL_REF_LABEL
+from ..proposals import PROPOSAL_REF_LABEL, ReInit
 from ..ratchet_tree import RatchetTree
 from ..secret_tree import SecretTree
 from ..tree_math import LeafIndex
@@ -127,6 +127,8 @@ class Pending:
     my_leaf: LeafIndex
     signature_private: bytes
     summary: AppliedCommit
+    #: The commit's ReInit, if any: applying it ends the group (§11.2).
+    reinit: ReInit | None = None
 
     def __repr__(self) -> str:
         return f"Pending(epoch={self.epoch.context.epoch}, <secrets redacted>)"

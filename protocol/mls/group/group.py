@@ -28,7 +28,7 @@ from ..leaf_node import Capabilities
 from ..message_protection import protect_private, protect_public, sign_content
 from ..nodes import encode_ratchet_tree
 from ..proposal_list import ProposalInfo
-from ..proposals import Add, Proposal, Remove
+from ..proposals import Add, Proposal, ReInit, Remove
 from ..psk import ExternalPSK, PreSharedKeyID, ResumptionPSK
 from ..secret_tree import SecretTree
 from ..tree_math import LeafIndex
@@ -74,6 +74,8 @@ class Group:
         self._external_psks: dict[bytes, bytes] = dict(external_psks or {})
         self._pending: Pending | None = None
         self._active = True
+        #: Set once a ReInit commit took effect: no more messages in this group (§11.2).
+        self._reinit: ReInit | None = None
         self._serial = 0
 
     def __repr__(self) -> str:
@@ -94,6 +96,7 @@ class Group:
             tuple(self._past),
             self._pending,
             self._active,
+            self._reinit,
             self._my_leaf,
             self._signature_private,
             self._serial,
@@ -109,6 +112,7 @@ class Group:
                     past,
                     self._pending,
                     self._active,
+                    self._reinit,
                     self._my_leaf,
                     self._signature_private,
                     self._serial,
@@ -208,9 +212,21 @@ class Group:
             self._external_psks[psk_id] = psk
             self._bump()
 
+    @property
+    def reinit(self) -> ReInit | None:
+        """The ReInit that ended this group (§11.2), if one was committed: the members
+        continue in a new group with its parameters; nothing more is sent here."""
+        return self._reinit
+
     def _check_active(self) -> None:
         if not self._active:
             raise StateError("we are no longer a member of this group")
+
+    def _check_open(self) -> None:
+        """For anything sent or committed in the current epoch."""
+        self._check_active()
+        if self._reinit is not None:
+            raise StateError("this group was re-initialized (ReInit): use the new group")
 
     # -- creation and joining (see joining.py) ----------------------------------------
 
@@ -313,7 +329,7 @@ class Group:
 
     def encrypt(self, data: bytes, authenticated_data: bytes = b"") -> bytes:
         """An application message from us, as MLSMessage bytes (always a PrivateMessage)."""
-        self._check_active()
+        self._check_open()
         ep = self._epoch
         content = FramedContent(
             ep.context.group_id,
@@ -344,12 +360,12 @@ class Group:
 
     def propose_remove(self, leaf: int, authenticated_data: bytes = b"") -> bytes:
         """A Remove proposal (to leave, propose removing our own leaf)."""
-        self._check_active()
+        self._check_open()
         member_at(self._epoch.tree, leaf)
         return self._send_proposal(Proposal(Remove(leaf)), authenticated_data)
 
     def propose_add(self, key_package: KeyPackage, authenticated_data: bytes = b"") -> bytes:
-        self._check_active()
+        self._check_open()
         return self._send_proposal(Proposal(Add(key_package)), authenticated_data)
 
     def leave(self) -> bytes:
@@ -442,7 +458,7 @@ class Group:
         proposals of this epoch. Always carries an UpdatePath. The group does not move to
         the new epoch until :meth:`apply_pending_commit`; the pending commit is part of
         the snapshot."""
-        self._check_active()
+        self._check_open()
         if self._pending is not None:
             raise StateError("a commit is already pending; apply or discard it first")
         with self._atomic():
@@ -462,6 +478,7 @@ class Group:
         self._advance(pending.epoch)
         self._my_leaf = pending.my_leaf
         self._signature_private = pending.signature_private
+        self._reinit = pending.reinit
         return pending.summary
 
     def discard_pending_commit(self) -> None:

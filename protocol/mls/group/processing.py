@@ -58,6 +58,9 @@ def process(g: Group, message: bytes | MLSMessage) -> ProcessedMessage:
         if isinstance(body, PrivateMessage) and body.content_type == ContentType.APPLICATION:
             return _process_past_application(g, body)
         raise StateError(f"message of epoch {epoch}, we are in epoch {g.epoch}")
+    if g._reinit is not None:
+        # §11.2: after a ReInit commit nothing more is sent in this group's new epoch.
+        raise StateError("this group was re-initialized (ReInit): nothing is accepted after it")
     ep = g._epoch
 
     def signature_key_for(content: FramedContent) -> bytes:
@@ -275,4 +278,5 @@ def _process_commit(g: Group, auth: AuthenticatedContent) -> AppliedCommit:
         updated=tuple(member_of(leaf, node) for leaf, node in applied.updated),
     )
     g._advance(new)
+    g._reinit = applied.reinit
     return summary

@@ -21,7 +21,7 @@ from ...errors import DecodeError
 from ..framing import Sender
 from ..group_context import GroupContext
 from ..proposal_list import ProposalInfo
-from ..proposals import Proposal
+from ..proposals import Proposal, ReInit
 from ..ratchet_tree import RatchetTree
 from ..secret_tree import SecretTree
 from ..tree_math import LeafIndex
@@ -51,6 +51,7 @@ def epoch_state(g: Group) -> bytes:
     w.uint64(g._serial)
     w.uint16(g._suite.suite_id)
     w.boolean(g._active)
+    w.optional(g._reinit, Writer.struct)
     w.uint32(g._my_leaf)
     w.opaque(g._signature_private)
     write_config(w, g._config)
@@ -73,6 +74,7 @@ def epoch_state(g: Group) -> bytes:
         _write_epoch(w, pending.epoch)
         pending.epoch.secret_tree.encode(w)
         pending.summary.encode(w)
+        w.optional(pending.reinit, Writer.struct)
     return w.getvalue()
 
 
@@ -132,6 +134,7 @@ def _read_epoch_state(
     serial = r.uint64()
     suite = suite_for(r.uint16())
     active = r.boolean()
+    reinit = r.optional(ReInit.decode)
     my_leaf = LeafIndex(r.uint32())
     signature_private = r.opaque()
     config = read_config(r)
@@ -148,6 +151,7 @@ def _read_epoch_state(
         external_psks=psks,
     )
     group._active = active
+    group._reinit = reinit
     group._serial = serial
     for _ in range(r.uint32()):
         context = GroupContext.decode(r)
@@ -159,7 +163,10 @@ def _read_epoch_state(
         pending_key = r.opaque()
         pending_epoch = _read_epoch(r, suite, None)
         pending_epoch.secret_tree = SecretTree.decode(suite, r)
-        group._pending = Pending(pending_epoch, pending_leaf, pending_key, AppliedCommit.decode(r))
+        summary = AppliedCommit.decode(r)
+        group._pending = Pending(
+            pending_epoch, pending_leaf, pending_key, summary, r.optional(ReInit.decode)
+        )
     r.expect_end()
     return group
 

@@ -7,6 +7,7 @@ used to be refused."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from cove.protocol.crypto import SeededRandom
 from cove.protocol.crypto.labels import sign_with_label
@@ -236,3 +237,51 @@ def test_cove_validator_same_participant_is_handle_and_identity_key() -> None:
     assert not v.same_participant(
         ann, CoveIdentity.create("bob", identity_private, device1).credential()
     )
+
+
+# -- §11.2 / §12.4.2: nothing is sent or accepted after a ReInit commit ---------------
+
+
+def test_rfc9420_s11_2_no_messages_after_a_reinit_commit() -> None:
+    from cove.protocol.errors import StateError
+    from cove.protocol.mls.proposals import ReInit
+
+    groups, _ = make_group(3)
+    a, b, c = groups
+    reinit = ReInit(b"the next group!!", 1, 1)
+    out = a.commit([Proposal(reinit)], now=NOW)
+    for g in (b, c):
+        assert isinstance(g.process(out.commit), AppliedCommit)
+        assert g.reinit == reinit
+    # A hostile committer keeps sending in the old group's new epoch: refused by all.
+    rogue = Group.from_bytes(a.to_bytes(), RNG)
+    rogue.apply_pending_commit()
+    rogue._reinit = None
+    late = rogue.encrypt(b"still talking")
+    for g in (b, c):
+        before = g.to_bytes()
+        try:
+            g.process(late)
+        except StateError as e:
+            assert "re-initialized" in str(e)
+        else:
+            raise AssertionError("an application message after ReInit was accepted")
+        assert g.to_bytes() == before
+    a.apply_pending_commit()
+    assert a.reinit == reinit
+    for g in (a, b):
+        sends = (
+            functools.partial(g.encrypt, b"x"),
+            g.update,
+            functools.partial(g.propose_remove, 2),
+        )
+        for send in sends:
+            try:
+                send()
+            except StateError as e:
+                assert "re-initialized" in str(e)
+            else:
+                raise AssertionError("sending after ReInit was allowed")
+    # The ended state is persisted.
+    again = Group.from_state(b.epoch_state(), b.message_state(), RNG)
+    assert again.reinit == reinit
