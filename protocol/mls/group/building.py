@@ -24,7 +24,7 @@ from ..proposal_list import (
     apply_proposals,
     validate_proposal_list,
 )
-from ..proposals import Proposal, ProposalOrRef, Remove
+from ..proposals import Add, Proposal, ProposalOrRef, Remove
 from ..transcript import confirmation_tag, confirmed_transcript_hash, interim_transcript_hash
 from ..tree_math import LeafIndex, NodeIndex
 from ..treekem import create_update_path
@@ -57,11 +57,17 @@ def commit(
     ep = g._epoch
     me = Sender.member(g._my_leaf)
     infos: list[ProposalInfo] = []
+    left_out: list[tuple[bytes, str]] = []
     if include_pending:
         for ref, info in ep.proposals.items():
-            if _pending_proposal_applies(g, info, now):
+            reason = _why_left_out(g, info, now)
+            if reason is None:
                 infos.append(replace(info, ref=ref))
+            else:
+                left_out.append((ref, reason))
     infos.extend(ProposalInfo(p, me, None) for p in proposals)
+    if now is None and any(isinstance(p.body, Add) for p in proposals):
+        raise UsageError("now is required: this commit adds members (KeyPackage lifetimes)")
     validate_proposal_list(
         g._suite,
         infos,
@@ -77,7 +83,7 @@ def commit(
     commit_refs = tuple(
         ProposalOrRef(info.ref if info.ref is not None else info.proposal) for info in infos
     )
-    return create_commit(
+    out = create_commit(
         g,
         applied,
         commit_refs,
@@ -87,14 +93,19 @@ def commit(
         authenticated_data,
         g._signature_private,
     )
+    out.left_out = tuple(left_out)
+    return out
 
 
-def _pending_proposal_applies(g: Group, info: ProposalInfo, now: int | None) -> bool:
-    """Whether a stored proposal can go into our commit: it is valid on its own,
-    is not our own Update, and does not remove us."""
+def _why_left_out(g: Group, info: ProposalInfo, now: int | None) -> str | None:
+    """Why a stored proposal cannot go into our commit (None: it goes in). It must be
+    valid on its own, not be our own Update, and not remove us."""
     body = info.proposal.body
     if isinstance(body, Remove) and body.removed == g._my_leaf:
-        return False
+        return "it removes us (another member must commit it)"
+    if isinstance(body, Add) and now is None:
+        # Left out rather than refused: a member's stray Add must not block commits.
+        return "an Add needs now= to check the KeyPackage lifetime"
     ep = g._epoch
     try:
         validate_proposal_list(
@@ -108,9 +119,9 @@ def _pending_proposal_applies(g: Group, info: ProposalInfo, now: int | None) -> 
             now=now,
             members=ep.member_index(),
         )
-    except (ValidationError, CryptoError):
-        return False
-    return True
+    except (ValidationError, CryptoError) as e:
+        return str(e)
+    return None
 
 
 def create_commit(

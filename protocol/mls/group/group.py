@@ -428,23 +428,28 @@ class Group:
         self,
         key_packages: Sequence[KeyPackage | bytes],
         *,
-        now: int | None = None,
+        now: int,
         authenticated_data: bytes = b"",
     ) -> CommitOutput:
-        """Commit Adds for ``key_packages`` (KeyPackage or MLSMessage bytes)."""
+        """Commit Adds for ``key_packages`` (KeyPackage or MLSMessage bytes); ``now``
+        (seconds since the epoch) checks their lifetimes."""
         props = [Proposal(Add(building.key_package(kp))) for kp in key_packages]
         return self.commit(props, now=now, authenticated_data=authenticated_data)
 
-    def remove(self, leaves: Sequence[int], *, authenticated_data: bytes = b"") -> CommitOutput:
+    def remove(
+        self, leaves: Sequence[int], *, now: int | None = None, authenticated_data: bytes = b""
+    ) -> CommitOutput:
+        """Commit Removes (and the valid pending proposals; stored Adds only with ``now``)."""
         if self._my_leaf in leaves:
             raise UsageError("we cannot commit our own removal; use leave()")
         return self.commit(
-            [Proposal(Remove(i)) for i in leaves], authenticated_data=authenticated_data
+            [Proposal(Remove(i)) for i in leaves], now=now, authenticated_data=authenticated_data
         )
 
-    def update(self, *, authenticated_data: bytes = b"") -> CommitOutput:
-        """A commit with only an UpdatePath: new keys on our whole path (PCS)."""
-        return self.commit([], authenticated_data=authenticated_data)
+    def update(self, *, now: int | None = None, authenticated_data: bytes = b"") -> CommitOutput:
+        """A commit with an UpdatePath, new keys on our whole path (PCS), plus the valid
+        pending proposals (stored Adds only with ``now``)."""
+        return self.commit([], now=now, authenticated_data=authenticated_data)
 
     def commit(
         self,
@@ -457,7 +462,9 @@ class Group:
         """Create a commit of ``proposals`` (inline) plus, by reference, the valid pending
         proposals of this epoch. Always carries an UpdatePath. The group does not move to
         the new epoch until :meth:`apply_pending_commit`; the pending commit is part of
-        the snapshot."""
+        the snapshot. ``now`` is required for inline Adds (KeyPackage lifetimes,
+        V-LEAF-005); without it stored Add proposals are left out. Stored proposals
+        left out are listed in ``CommitOutput.left_out`` with the reason."""
         self._check_open()
         if self._pending is not None:
             raise StateError("a commit is already pending; apply or discard it first")
@@ -522,12 +529,13 @@ class Group:
 
     # -- processing (see processing.py) ---------------------------------------------
 
-    def process(self, message: bytes | MLSMessage) -> ProcessedMessage:
+    def process(self, message: bytes | MLSMessage, *, now: int | None = None) -> ProcessedMessage:
         """Process a message from the group. Raises, and changes nothing, if it is
-        refused: not even the secret-tree key the message was encrypted under is used."""
+        refused: not even the secret-tree key the message was encrypted under is used.
+        With ``now``, the lifetimes of KeyPackages a commit adds are checked too."""
         self._check_active()
         with self._atomic():
-            return processing.process(self, message)
+            return processing.process(self, message, now)
 
     # -- persistence (see snapshot.py) ------------------------------------------------
 

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .group import Group
 
 
-def process(g: Group, message: bytes | MLSMessage) -> ProcessedMessage:
+def process(g: Group, message: bytes | MLSMessage, now: int | None) -> ProcessedMessage:
     msg = MLSMessage.from_bytes(message) if isinstance(message, bytes) else message
     body = msg.body
     if not isinstance(body, PublicMessage | PrivateMessage):
@@ -93,7 +93,7 @@ def process(g: Group, message: bytes | MLSMessage) -> ProcessedMessage:
         if content.sender.sender_type != SenderType.MEMBER:
             raise ValidationError("V-GROUP-002", "only members' proposals are accepted")
         return g._store_proposal(auth)
-    return _process_commit(g, auth)
+    return _process_commit(g, auth, now)
 
 
 def _signature_key_for(g: Group, content: FramedContent) -> bytes:
@@ -132,7 +132,7 @@ def _process_past_application(g: Group, body: PrivateMessage) -> ApplicationMess
     )
 
 
-def _process_commit(g: Group, auth: AuthenticatedContent) -> AppliedCommit:
+def _process_commit(g: Group, auth: AuthenticatedContent, now: int | None) -> AppliedCommit:
     suite, ep = g._suite, g._epoch
     content = auth.content
     commit = content.content
@@ -161,7 +161,7 @@ def _process_commit(g: Group, auth: AuthenticatedContent) -> AppliedCommit:
         group_id=ep.context.group_id,
         extensions=ep.context.extensions,
         credential_validator=g._validator,
-        now=None,
+        now=now,
         members=ep.member_index(),
         external_leaf=commit.path.leaf_node if external and commit.path else None,
     )

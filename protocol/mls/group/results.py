@@ -95,9 +95,10 @@ ProcessedMessage: TypeAlias = ApplicationMessage | ProposalMessage | AppliedComm
 class CommitOutput:
     """What to send: the commit (MLSMessage bytes) and, if members were added, their
     Welcome. ``group_info`` (a signed GroupInfo of the new epoch, for external joins)
-    is built on first access: it carries the whole tree, so it costs O(n)."""
+    is built on first access: it carries the whole tree, so it costs O(n).
+    ``left_out`` names the stored proposals the commit does not include, and why."""
 
-    __slots__ = ("_group_info", "_make_group_info", "commit", "epoch", "welcome")
+    __slots__ = ("_group_info", "_make_group_info", "commit", "epoch", "left_out", "welcome")
 
     def __init__(
         self,
@@ -111,6 +112,8 @@ class CommitOutput:
         self.epoch = epoch  # the epoch the commit leads to
         self._make_group_info = make_group_info
         self._group_info: bytes | None = None
+        #: Stored proposals of the epoch this commit does not include: (ref, reason).
+        self.left_out: tuple[tuple[bytes, str], ...] = ()
 
     def __repr__(self) -> str:
         return f"CommitOutput(epoch={self.epoch}, welcome={self.welcome is not None})"

@@ -285,3 +285,79 @@ def test_rfc9420_s11_2_no_messages_after_a_reinit_commit() -> None:
     # The ended state is persisted.
     again = Group.from_state(b.epoch_state(), b.message_state(), RNG)
     assert again.reinit == reinit
+
+
+# -- §7.2 / §7.3: KeyPackage lifetimes: a maximum, a small skew, `now` required --------
+
+
+def with_lifetime(b: KeyPackageBundle, not_before: int, not_after: int) -> KeyPackage:
+    from cove.protocol.mls.leaf_node import Lifetime
+
+    leaf = dataclasses.replace(b.key_package.leaf_node, lifetime=Lifetime(not_before, not_after))
+    leaf = sign_leaf_node(b.suite, leaf, b.signature_private)
+    kp = dataclasses.replace(b.key_package, leaf_node=leaf)
+    sig = sign_with_label(b.suite, b.signature_private, KEY_PACKAGE_LABEL, kp.tbs())
+    return dataclasses.replace(kp, signature=sig)
+
+
+def test_rfc9420_s7_2_maximum_key_package_lifetime() -> None:
+    groups, _ = make_group(3)
+    a, b, c = groups
+    forever = with_lifetime(kp_bundle("forever"), NOW - 10, NOW + 31_700 * 365 * 86400)
+    with raises_rule("V-LEAF-011"):
+        a.add([forever], now=NOW)
+    out = hostile_commit(a, [Proposal(Add(forever))])
+    for g in (b, c):
+        before = g.to_bytes()
+        with raises_rule("V-LEAF-011"):
+            g.process(out.commit, now=NOW)
+        assert g.to_bytes() == before
+
+
+def test_rfc9420_s7_3_lifetime_allows_a_small_clock_skew() -> None:
+    groups, _ = make_group(2)
+    a = groups[0]
+    # Made by a peer whose clock is 100 s ahead, starting at its creation second.
+    ahead = with_lifetime(kp_bundle("ahead"), NOW + 100, NOW + 100 + 30 * 86400)
+    out = a.add([ahead], now=NOW)
+    a.discard_pending_commit()
+    assert out.welcome is not None
+    too_far = with_lifetime(kp_bundle("future"), NOW + 3600, NOW + 30 * 86400)
+    with raises_rule("V-LEAF-005"):
+        a.add([too_far], now=NOW)
+
+
+def test_rfc9420_s7_3_now_is_required_for_a_commit_that_adds() -> None:
+    from cove.protocol.errors import UsageError
+
+    groups, _ = make_group(3)
+    a, b, c = groups
+    expired = KeyPackageBundle.create(1, Credential.basic(b"old"), RNG, now=NOW - 10**8)
+    proposal = b.propose_add(expired.key_package)
+    for g in (a, c):
+        g.process(proposal)
+    # update() used to commit the pending Add without any lifetime check: without a
+    # clock it is now left out, and the caller is told.
+    out = a.update()
+    assert [reason for _, reason in out.left_out] == [
+        "an Add needs now= to check the KeyPackage lifetime"
+    ]
+    a.discard_pending_commit()
+    # An inline Add cannot be committed without a clock at all.
+    try:
+        a.commit([Proposal(Add(kp_bundle("new").key_package))])
+    except UsageError as e:
+        assert "now is required" in str(e)
+    else:
+        raise AssertionError("a commit adding a member was built without a clock")
+    assert not a.has_pending_commit
+    out = a.update(now=NOW)  # the expired Add is left out, and the caller is told why
+    assert [ref for ref, _ in out.left_out] == [r for r in a._epoch.proposals]
+    assert "V-LEAF-005" in out.left_out[0][1]
+    a.discard_pending_commit()
+    # A receiver given the time refuses a commit that adds the expired KeyPackage.
+    forged = hostile_commit(a, [Proposal(Add(expired.key_package))])
+    before = c.to_bytes()
+    with raises_rule("V-LEAF-005"):
+        c.process(forged.commit, now=NOW)
+    assert c.to_bytes() == before
