@@ -167,6 +167,8 @@ def validate_proposal_list(
             old = tree.leaf(LeafIndex(sender_leaf)) if sender_leaf < tree.n_leaves else None
             if old is None:
                 raise _fail("V-PROP-004", "an Update must come from a member")
+            if body.leaf_node.encryption_key == old.encryption_key:
+                raise _fail("V-PROP-018", "an Update must replace the leaf's encryption key")
             validate_leaf_node(
                 suite,
                 body.leaf_node,

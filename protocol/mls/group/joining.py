@@ -11,7 +11,7 @@ from ...errors import StateError, UsageError, ValidationError
 from ..credentials import Credential
 from ..extensions import Extension, ExtensionType, ExternalPub, find_extension
 from ..framing import MLSMessage, Sender
-from ..group_context import GroupContext
+from ..group_context import MLS10, GroupContext
 from ..joining import (
     decrypt_group_info,
     decrypt_group_secrets,
@@ -37,7 +37,12 @@ from ..secret_tree import SecretTree
 from ..transcript import confirmation_tag, interim_transcript_hash, verify_confirmation_tag
 from ..tree_math import LeafIndex
 from ..treekem import TreePrivateKeys, joiner_private_keys
-from ..validation import BasicCredentialValidator, CredentialValidator
+from ..validation import (
+    BasicCredentialValidator,
+    CredentialValidator,
+    check_supports_required,
+    required_capabilities,
+)
 from ..welcome import GroupInfo, Welcome
 from . import building
 from .config import GroupConfig
@@ -71,6 +76,8 @@ def create(
         capabilities=capabilities,
     )
     config = config or GroupConfig()
+    # §11.1: our own leaf supports what we require of everyone.
+    check_supports_required(bundle.key_package.leaf_node, required_capabilities(extensions))
     tree = RatchetTree.create(suite, bundle.key_package.leaf_node)
     context = GroupContext(
         cipher_suite=suite_id,
@@ -283,6 +290,14 @@ def _verified_tree(suite: Suite, info: GroupInfo, ratchet_tree: bytes | None) ->
     tree.validate(context.group_id)
     if tree.tree_hash() != context.tree_hash:
         raise ValidationError("V-WELCOME-004", "the tree does not match the tree hash")
+    # §12.4.3.1 → §7.3: every leaf supports the group's version, cipher suite and
+    # required capabilities (a hostile adder may have put in one that does not).
+    required = required_capabilities(context.extensions)
+    for _, leaf in tree.leaves():
+        caps = leaf.capabilities
+        if MLS10 not in caps.versions or context.cipher_suite not in caps.cipher_suites:
+            raise ValidationError("V-LEAF-002", "a leaf does not support the group's suite")
+        check_supports_required(leaf, required)
     signer = tree.leaf(info.signer)
     if signer is None:
         raise ValidationError("V-WELCOME-003", "GroupInfo signer is not a member")

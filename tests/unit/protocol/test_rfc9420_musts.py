@@ -361,3 +361,109 @@ def test_rfc9420_s7_3_now_is_required_for_a_commit_that_adds() -> None:
     with raises_rule("V-LEAF-005"):
         c.process(forged.commit, now=NOW)
     assert c.to_bytes() == before
+
+
+# -- §7.3 / §12.1.2: an Update replaces the leaf's encryption key ----------------------
+
+
+def test_rfc9420_s12_1_2_update_must_change_the_encryption_key() -> None:
+    from cove.protocol.mls.framing import FramedContent, MLSMessage, WireFormat
+    from cove.protocol.mls.leaf_node import LeafNodeSource
+    from cove.protocol.mls.message_protection import protect_private, sign_content
+    from cove.protocol.mls.proposals import Update
+
+    groups, _ = make_group(3)
+    a, b, c = groups
+    old = b._epoch.tree.leaf(1)
+    assert old is not None
+    same_key = sign_leaf_node(
+        b.suite,
+        dataclasses.replace(
+            old, leaf_node_source=LeafNodeSource.UPDATE, parent_hash=None, lifetime=None
+        ),
+        b._signature_private,
+        b.group_id,
+        1,
+    )
+    proposal = Proposal(Update(same_key))
+    content = FramedContent(b.group_id, b.epoch, Sender.member(1), b"", proposal)
+    signed = sign_content(
+        b.suite, WireFormat.PRIVATE_MESSAGE, content, b._signature_private, b.group_context
+    )
+    message = MLSMessage(
+        protect_private(
+            b.suite, signed, b._epoch.secret_tree, b._epoch.secrets.sender_data_secret, RNG
+        )
+    ).to_bytes()
+    stored = a.process(message)
+    c.process(message)
+    # An honest committer leaves it out and says why ...
+    out = a.update()
+    assert [reason for _, reason in out.left_out] and "V-PROP-018" in out.left_out[0][1]
+    a.discard_pending_commit()
+    # ... and a hostile one that commits it is refused by the receivers.
+    info = ProposalInfo(proposal, Sender.member(1), stored.ref)  # type: ignore[union-attr]
+    applied = apply_proposals([info], a._epoch.tree, a._epoch.context.extensions)
+    with a._atomic():
+        forged = building.create_commit(
+            a,
+            applied,
+            (ProposalOrRef(stored.ref),),  # type: ignore[union-attr]
+            Sender.member(0),
+            LeafIndex(0),
+            a._epoch.secrets.init_secret,
+            b"",
+            a._signature_private,
+        )
+    refused_by([c], forged.commit, "V-PROP-018")
+
+
+# -- §12.4.3.1 → §7.3: a joiner checks every leaf against the group's requirements ------
+
+
+def test_rfc9420_s12_4_3_1_joiner_checks_leaves_against_required_capabilities() -> None:
+    groups = group_with([caps(EXT), caps(EXT)])
+    a, b = groups
+    out = a.commit([Proposal(GroupContextExtensions((REQUIRE_EXT,)))], now=NOW)
+    b.process(out.commit)
+    a.apply_pending_commit()
+    lacking, joiner = kp_bundle("lacking"), kp_bundle("joiner", caps(EXT))
+    # A hostile adder adds a leaf that lacks the required extension, and an honest joiner.
+    forged = hostile_commit(
+        a, [Proposal(Add(lacking.key_package)), Proposal(Add(joiner.key_package))]
+    )
+    refused_by([b], forged.commit, "V-LEAF-006")
+    assert forged.welcome is not None
+    with raises_rule("V-LEAF-006"):
+        Group.join(forged.welcome, joiner, RNG)
+
+
+def test_rfc9420_s11_1_create_refuses_our_own_non_compliant_leaf() -> None:
+    with raises_rule("V-LEAF-006"):
+        Group.create(1, b"g" * 16, Credential.basic(b"me"), RNG, now=NOW, extensions=(REQUIRE_EXT,))
+    g = Group.create(
+        1,
+        b"g" * 16,
+        Credential.basic(b"me"),
+        RNG,
+        now=NOW,
+        extensions=(REQUIRE_EXT,),
+        capabilities=caps(EXT),
+    )
+    assert REQUIRE_EXT in g.extensions
+
+
+def test_rfc9420_s12_4_3_1_joiner_checks_leaves_list_the_cipher_suite() -> None:
+    groups, _ = make_group(2)
+    a, b = groups
+    wrong_suite = kp_bundle(
+        "wrong", dataclasses.replace(default_capabilities(1), cipher_suites=(2,))
+    )
+    joiner = kp_bundle("joiner")
+    forged = hostile_commit(
+        a, [Proposal(Add(wrong_suite.key_package)), Proposal(Add(joiner.key_package))]
+    )
+    refused_by([b], forged.commit, "V-LEAF-002")
+    assert forged.welcome is not None
+    with raises_rule("V-LEAF-002"):
+        Group.join(forged.welcome, joiner, RNG)
