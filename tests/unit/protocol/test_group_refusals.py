@@ -20,7 +20,6 @@ from cove.protocol.mls.credentials import Credential
 from cove.protocol.mls.framing import (
     FramedContent,
     MLSMessage,
-    PrivateMessage,
     Sender,
     WireFormat,
 )
@@ -136,10 +135,9 @@ def test_refused_proposal_does_not_consume_its_key() -> None:
 
 def _hostile_commits(groups: list[Group]) -> list[tuple[str, bytes, str | None]]:
     """(name, message, rule id or None for a CryptoError/StateError) from mallory."""
-    a, mallory = groups[0], groups[1]
-    good = clone(mallory).update()
-    body = MLSMessage.from_bytes(good.commit).body
-    assert isinstance(body, PrivateMessage)
+    mallory = groups[1]
+    # The default wire format: every case is a PrivateMessage.
+    assert mallory._config.handshake_wire_format == WireFormat.PRIVATE_MESSAGE
     path_commit = Commit((), None)
     cases: list[tuple[str, bytes, str | None]] = [
         (
@@ -161,7 +159,6 @@ def _hostile_commits(groups: list[Group]) -> list[tuple[str, bytes, str | None]]
         ("commit as another leaf", forge(mallory, path_commit, tag=bytes(32), leaf=2), None),
         ("commit for a non-member leaf", forge(mallory, path_commit, tag=bytes(32), leaf=3), None),
     ]
-    del a
     return cases
 
 
