@@ -118,6 +118,12 @@ class CoveCredentialValidator:
     def validate(self, credential: Credential, signature_key: bytes) -> None:
         CoveIdentity.from_credential(credential).verify(signature_key)
 
+    def same_participant(self, old: Credential, new: Credential) -> bool:
+        """A leaf may replace another only for the same person: same handle and
+        identity key (the device key may change)."""
+        a, b = CoveIdentity.from_credential(old), CoveIdentity.from_credential(new)
+        return (a.handle, a.identity_key) == (b.handle, b.identity_key)
+
 
 def fingerprint(handle: str, identity_key: bytes) -> bytes:
     w = Writer()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..crypto import Suite
 from ..errors import ValidationError
-from .extensions import Extension
+from .extensions import Extension, check_unique_extensions
 from .framing import Sender, SenderType
 from .key_package import KeyPackage
 from .leaf_node import LeafNode, LeafNodeSource
@@ -39,6 +39,7 @@ from .tree_math import LeafIndex
 from .validation import (
     CredentialValidator,
     MemberIndex,
+    check_same_participant,
     check_supports_required,
     required_capabilities,
     validate_key_package,
@@ -96,18 +97,42 @@ def validate_proposal_list(
     credential_validator: CredentialValidator,
     now: int | None,
     members: MemberIndex | None = None,
+    external_leaf: LeafNode | None = None,
 ) -> None:
     """The checks of §12.2 on the whole list, against the tree before the Commit.
 
-    ``members`` indexes ``tree``'s leaves (built here if not given)."""
+    ``members`` indexes ``tree``'s leaves (built here if not given).
+    ``external_leaf`` is an external committer's new leaf (the UpdatePath's).
+
+    New leaves (Adds, Updates) are checked against the extensions the Commit
+    sets, if it has a GroupContextExtensions proposal (§12.1.7), and against the
+    members that stay: leaves the Commit removes neither block a new leaf's keys
+    (§12.2: a member may be removed and re-added with the same signature key)
+    nor have to support the new extensions."""
     external = committer.sender_type == SenderType.NEW_MEMBER_COMMIT
     committer_leaf = committer.index if committer.sender_type == SenderType.MEMBER else None
     touched: set[int] = set()
     signature_keys: set[bytes] = set()
+    encryption_keys: set[bytes] = set()
     psk_ids: set[bytes] = set()
     counts: dict[int, int] = {}
     if members is None:
         members = MemberIndex(tree.leaves())
+    new_extensions: Sequence[Extension] = extensions
+    removed: dict[int, LeafNode] = {}
+    for info in proposals:
+        body = info.proposal.body
+        if isinstance(body, GroupContextExtensions):
+            new_extensions = body.extensions
+        elif isinstance(body, Remove) and 0 <= body.removed < tree.n_leaves:
+            node = tree.leaf(LeafIndex(body.removed))
+            if node is not None:
+                removed[body.removed] = node
+    staying = members
+    if removed and any(isinstance(p.proposal.body, Add | Update) for p in proposals):
+        staying = members.copy()  # O(n), once per commit that removes and adds
+        for gone, node in removed.items():
+            staying.remove(gone, node)
     for info in proposals:
         p, body = info.proposal, info.proposal.body
         counts[p.proposal_type] = counts.get(p.proposal_type, 0) + 1
@@ -121,14 +146,15 @@ def validate_proposal_list(
                 suite,
                 kp,
                 credential_validator=credential_validator,
-                group_extensions=extensions,
-                members=members,
+                group_extensions=new_extensions,
+                members=staying,
                 now=now,
             )
             key = kp.leaf_node.signature_key
-            if key in signature_keys or key in members.signature_keys:
+            if key in signature_keys or key in staying.signature_keys:
                 raise _fail("V-PROP-003", "an Add for a client already in the group")
             signature_keys.add(key)
+            _new_encryption_key(encryption_keys, kp.leaf_node)
         elif isinstance(body, Update):
             sender_leaf = info.sender.index
             if info.sender.sender_type != SenderType.MEMBER or sender_leaf is None:
@@ -138,6 +164,11 @@ def validate_proposal_list(
             if sender_leaf in touched:
                 raise _fail("V-PROP-006", "two Update/Remove proposals for one leaf")
             touched.add(sender_leaf)
+            old = tree.leaf(LeafIndex(sender_leaf)) if sender_leaf < tree.n_leaves else None
+            if old is None:
+                raise _fail("V-PROP-004", "an Update must come from a member")
+            if body.leaf_node.encryption_key == old.encryption_key:
+                raise _fail("V-PROP-018", "an Update must replace the leaf's encryption key")
             validate_leaf_node(
                 suite,
                 body.leaf_node,
@@ -145,17 +176,29 @@ def validate_proposal_list(
                 credential_validator=credential_validator,
                 group_id=group_id,
                 leaf_index=sender_leaf,
-                group_extensions=extensions,
-                members=members,
+                group_extensions=new_extensions,
+                members=staying,
             )
+            check_same_participant(
+                credential_validator, old.credential, body.leaf_node.credential, "V-LEAF-010"
+            )
+            _new_encryption_key(encryption_keys, body.leaf_node)
         elif isinstance(body, Remove):
-            if tree.leaf(LeafIndex(body.removed)) is None:
+            if body.removed >= tree.n_leaves or tree.leaf(LeafIndex(body.removed)) is None:
                 raise _fail("V-PROP-007", "a Remove for a blank or absent leaf")
             if body.removed == committer_leaf:
                 raise _fail("V-PROP-008", "the committer cannot remove itself")
             if body.removed in touched:
                 raise _fail("V-PROP-006", "two Update/Remove proposals for one leaf")
             touched.add(body.removed)
+            if external and external_leaf is not None:
+                # §12.4.3.2: a joiner may remove only its own earlier leaf.
+                check_same_participant(
+                    credential_validator,
+                    removed[body.removed].credential,
+                    external_leaf.credential,
+                    "V-EXTERNAL-002",
+                )
         elif isinstance(body, PreSharedKey):
             psk = body.psk
             if len(psk.psk_nonce) != suite.hash_length:
@@ -169,8 +212,11 @@ def validate_proposal_list(
                 raise _fail("V-PROP-011", "the same PSK is proposed twice")
             psk_ids.add(ident)
         elif isinstance(body, GroupContextExtensions):
+            check_unique_extensions(body.extensions)
             required = required_capabilities(body.extensions)
-            for _, leaf in tree.leaves():
+            for i, leaf in tree.leaves():
+                if i in removed:
+                    continue  # §12.1.7: removed members need not support them
                 check_supports_required(leaf, required)
                 for ext in body.extensions:
                     if ext.extension_type not in leaf.capabilities.extensions and (
@@ -191,6 +237,14 @@ def validate_proposal_list(
             raise _fail("V-PROP-017", "an external commit may only carry ExternalInit/Remove/PSK")
         if counts.get(ProposalType.REMOVE, 0) > 1:
             raise _fail("V-PROP-017", "an external commit removes at most one leaf")
+
+
+def _new_encryption_key(seen: set[bytes], leaf: LeafNode) -> None:
+    """Rule V-LEAF-007 within one Commit: two new leaves never share an encryption key
+    (§7.3; the joiners would refuse the Welcome's tree)."""
+    if leaf.encryption_key in seen:
+        raise _fail("V-LEAF-007", "two new leaves of this commit share an encryption key")
+    seen.add(leaf.encryption_key)
 
 
 def apply_proposals(

@@ -30,6 +30,12 @@ from .ratchet_tree import LEAF_NODE_TBS_LABEL
 
 KEY_PACKAGE_LABEL = b"KeyPackageTBS"
 
+#: Clock skew allowed at both ends of a KeyPackage lifetime (seconds): a KeyPackage
+#: whose lifetime starts at its creation second is accepted by a clock a little behind.
+LIFETIME_SKEW = 300
+#: The longest lifetime a KeyPackage may claim (§7.2): 366 days. Cove's own are 90 days.
+MAX_LIFETIME = 366 * 24 * 3600
+
 #: Extension types that need not appear in a leaf's capabilities (§7.2: the
 #: types of the initial registry).
 DEFAULT_EXTENSION_TYPES = frozenset(int(t) for t in ExtensionType)
@@ -45,6 +51,19 @@ class CredentialValidator(Protocol):
     """
 
     def validate(self, credential: Credential, signature_key: bytes) -> None: ...
+
+
+def check_same_participant(
+    validator: CredentialValidator, old: Credential, new: Credential, rule: str
+) -> None:
+    """A leaf that replaces another (an Update, a committer's new leaf, a joiner
+    removing its earlier leaf) presents the same participant (§5.3.1, §12.1.2,
+    §12.4.3.2). The validator decides if it has ``same_participant(old, new)``;
+    otherwise the credentials must be equal."""
+    match = getattr(validator, "same_participant", None)
+    same = bool(match(old, new)) if callable(match) else old == new
+    if not same:
+        raise ValidationError(rule, "the new leaf presents another participant than the old")
 
 
 class BasicCredentialValidator:
@@ -154,8 +173,9 @@ def validate_leaf_node(
 
     ``members`` indexes the leaves of the tree; the leaf at ``leaf_index`` (the
     one being replaced, for an update or commit) may keep its own keys.
-    ``now`` (seconds since the epoch) enables the lifetime check of a
-    KeyPackage leaf; ``None`` skips it.
+    ``now`` (seconds since the epoch) enables the lifetime checks of a
+    KeyPackage leaf (V-LEAF-005 with ``LIFETIME_SKEW`` either side, V-LEAF-011
+    at most ``MAX_LIFETIME``); ``None`` skips them.
     """
     if leaf.leaf_node_source != expected_source:
         raise ValidationError(
@@ -179,12 +199,16 @@ def validate_leaf_node(
     if expected_source == LeafNodeSource.KEY_PACKAGE:
         tbs = leaf.tbs()
         lifetime = leaf.lifetime
-        if (
-            now is not None
-            and lifetime is not None
-            and not lifetime.not_before <= now <= lifetime.not_after
-        ):
-            raise ValidationError("V-LEAF-005", "leaf lifetime does not cover now")
+        if now is not None and lifetime is not None:
+            # Both need a clock: a member that checks lifetimes at all checks both.
+            # (Other implementations' KeyPackages in the IETF vectors claim far
+            # longer lifetimes: without ``now`` neither check runs.)
+            if lifetime.not_after - lifetime.not_before > MAX_LIFETIME:
+                raise ValidationError(
+                    "V-LEAF-011", f"KeyPackage lifetime longer than {MAX_LIFETIME // 86400} days"
+                )
+            if not lifetime.not_before - LIFETIME_SKEW <= now <= lifetime.not_after + LIFETIME_SKEW:
+                raise ValidationError("V-LEAF-005", "leaf lifetime does not cover now")
     else:
         tbs = leaf.tbs(group_id, leaf_index)
     check_supports_required(leaf, required_capabilities(group_extensions))
