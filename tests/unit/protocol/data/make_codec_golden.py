@@ -10,6 +10,7 @@ Usage: .venv/bin/python -m tests.unit.protocol.data.make_codec_golden
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ def to_json(value: Any) -> Any:
         return {"s": value}
     if isinstance(value, tuple):
         return {"l": [to_json(v) for v in value]}
-    fields = {f: to_json(getattr(value, f)) for f in value.__dataclass_fields__}
+    fields = {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return {"c": type(value).__name__, "f": fields}
 
 
