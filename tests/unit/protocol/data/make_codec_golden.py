@@ -64,9 +64,8 @@ def main() -> None:
             out["envelopes"].append({"value": to_json(env), "bytes": env.encode().hex()})
     for rcls in (AttachmentRef, *RECORD_CLASSES.values()):
         for rec in samples(struct_strategy(rcls)):
-            data = rec._to_map() if rcls is AttachmentRef else None
             entry = {"value": to_json(rec)}
-            if data is None:
+            if rcls is not AttachmentRef:  # a struct inside records, not a record
                 entry["bytes"] = rec.encode().hex()
             out["records"].append(entry)
     OUT.write_text(json.dumps(out, indent=1, ensure_ascii=True) + "\n", encoding="utf-8")
