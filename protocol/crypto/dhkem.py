@@ -21,7 +21,7 @@ output; our own malformed private keys are a :class:`UsageError`.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
@@ -113,8 +113,13 @@ class HpkeKem:
         return f"HpkeKem(0x{self.kem_id:04x}, {self.name})"
 
 
-class DhKem(HpkeKem):
-    """DHKEM(Group, KDF) of §4.1. Subclasses supply the group operations."""
+_K = TypeVar("_K")
+
+
+class DhKem(HpkeKem, Generic[_K]):
+    """DHKEM(Group, KDF) of §4.1. Subclasses supply the group operations on a
+    private-key object ``_K``, built once per Encap/Decap (for the NIST curves
+    building it is a scalar multiplication)."""
 
     __slots__ = ("kdf", "ndh")
 
@@ -125,9 +130,36 @@ class DhKem(HpkeKem):
         self.kdf = kdf
         self.ndh = ndh
 
+    # -- group operations (subclasses) -------------------------------------
+
+    def _load(self, private: bytes) -> _K:
+        """DeserializePrivateKey; :class:`UsageError` for a malformed key of ours."""
+        raise NotImplementedError
+
+    def _public_of(self, key: _K) -> bytes:
+        """SerializePublicKey(pk(sk))."""
+        raise NotImplementedError
+
+    def _exchange(self, key: _K, public: bytes) -> bytes:
+        """DH(sk, pkY) with the checks of §7.1.4 on ``public``."""
+        raise NotImplementedError
+
+    def _derive_private(self, ikm: bytes) -> bytes:
+        """The private half of DeriveKeyPair(ikm) (§7.1.3)."""
+        raise NotImplementedError
+
+    # -- DHKEM -------------------------------------------------------------
+
+    def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]:
+        sk = self._derive_private(ikm)
+        return sk, self._public_of(self._load(sk))
+
+    def public_key(self, private: bytes) -> bytes:
+        return self._public_of(self._load(private))
+
     def dh(self, private: bytes, public: bytes) -> bytes:
         """DH(skX, pkY) with the checks of §7.1.4."""
-        raise NotImplementedError
+        return self._exchange(self._load(private), public)
 
     def _dkp_prk(self, ikm: bytes) -> bytes:
         return self.kdf.labeled_extract(self.suite_id, b"", b"dkp_prk", ikm)
@@ -140,13 +172,15 @@ class DhKem(HpkeKem):
 
     def encap(self, public: bytes, ikm_e: bytes) -> tuple[bytes, bytes]:
         """Encap(pkR) with ephemeral key ``DeriveKeyPair(ikm_e)``: ``(shared_secret, enc)``."""
-        sk_e, pk_e = self.derive_key_pair(ikm_e)
-        dh = self.dh(sk_e, public)
+        key = self._load(self._derive_private(ikm_e))
+        pk_e = self._public_of(key)
+        dh = self._exchange(key, public)
         return self.extract_and_expand(dh, pk_e + public), pk_e
 
     def decap(self, enc: bytes, private: bytes) -> bytes:
-        dh = self.dh(private, enc)
-        return self.extract_and_expand(dh, enc + self.public_key(private))
+        key = self._load(private)
+        dh = self._exchange(key, enc)
+        return self.extract_and_expand(dh, enc + self._public_of(key))
 
 
 # Deserialized public keys are cached: they are public, and TreeKEM encrypts to
@@ -204,7 +238,10 @@ def ec_public_bytes(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-class _XKem(DhKem):
+_XPrivate = x25519.X25519PrivateKey | x448.X448PrivateKey
+
+
+class _XKem(DhKem[_XPrivate]):
     """DHKEM over X25519 or X448 (RFC 7748)."""
 
     __slots__ = ("_private_cls", "_public")
@@ -218,33 +255,32 @@ class _XKem(DhKem):
         )
         self._public = _x25519_public if size == 32 else _x448_public
 
-    def _private(self, private: bytes) -> x25519.X25519PrivateKey | x448.X448PrivateKey:
+    def _load(self, private: bytes) -> _XPrivate:
         if len(private) != self.nsk:
             raise UsageError(f"{self.name} private key must be {self.nsk} bytes")
         return self._private_cls.from_private_bytes(private)
 
-    def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]:
+    def _derive_private(self, ikm: bytes) -> bytes:
         # §7.1.3: sk = LabeledExpand(dkp_prk, "sk", "", Nsk), kept unclamped.
-        sk = self.kdf.labeled_expand(self.suite_id, self._dkp_prk(ikm), b"sk", b"", self.nsk)
-        return sk, self.public_key(sk)
+        return self.kdf.labeled_expand(self.suite_id, self._dkp_prk(ikm), b"sk", b"", self.nsk)
 
-    def public_key(self, private: bytes) -> bytes:
-        return self._private(private).public_key().public_bytes_raw()
+    def _public_of(self, key: _XPrivate) -> bytes:
+        return key.public_key().public_bytes_raw()
 
     def check_public_key(self, public: bytes) -> None:
         self._public(public)
 
-    def dh(self, private: bytes, public: bytes) -> bytes:
+    def _exchange(self, key: _XPrivate, public: bytes) -> bytes:
         peer = self._public(public)
         try:
             # cryptography refuses an all-zero shared secret (a low-order peer
             # point), which is the check RFC 9180 §7.1.4 requires.
-            return self._private(private).exchange(peer)  # type: ignore[arg-type]
+            return key.exchange(peer)  # type: ignore[arg-type]
         except ValueError:
             raise CryptoError(f"{self.name} key exchange failed") from None
 
 
-class _EcKem(DhKem):
+class _EcKem(DhKem[ec.EllipticCurvePrivateKey]):
     """DHKEM over a NIST curve; DeriveKeyPair by rejection sampling (§7.1.3)."""
 
     __slots__ = ("_bitmask", "_curve", "_order")
@@ -258,7 +294,7 @@ class _EcKem(DhKem):
         self._order = CURVE_ORDERS[curve]
         self._bitmask = bitmask
 
-    def derive_key_pair(self, ikm: bytes) -> tuple[bytes, bytes]:
+    def _derive_private(self, ikm: bytes) -> bytes:
         dkp_prk = self._dkp_prk(ikm)
         for counter in range(256):
             candidate = bytearray(
@@ -267,29 +303,30 @@ class _EcKem(DhKem):
                 )
             )
             candidate[0] &= self._bitmask  # 0xFF for P-256/P-384, 0x01 for P-521
-            scalar = int.from_bytes(candidate, "big")
-            if 0 < scalar < self._order:
-                sk = bytes(candidate)
-                return sk, self.public_key(sk)
+            if 0 < int.from_bytes(candidate, "big") < self._order:
+                return bytes(candidate)
         raise CryptoError("DeriveKeyPair failed")  # probability about 2^-8192 or less
 
-    def public_key(self, private: bytes) -> bytes:
-        return ec_public_bytes(ec_private_key(self._curve, private))
+    def _load(self, private: bytes) -> ec.EllipticCurvePrivateKey:
+        return ec_private_key(self._curve, private)
+
+    def _public_of(self, key: ec.EllipticCurvePrivateKey) -> bytes:
+        return ec_public_bytes(key)
 
     def check_public_key(self, public: bytes) -> None:
         ec_public_key(self._curve, public)
 
-    def dh(self, private: bytes, public: bytes) -> bytes:
+    def _exchange(self, key: ec.EllipticCurvePrivateKey, public: bytes) -> bytes:
         peer = ec_public_key(self._curve, public)
         try:
             # The shared secret is the x-coordinate, Ndh bytes (§7.1.1). With a
             # validated peer point and 0 < sk < order it is never infinity.
-            return ec_private_key(self._curve, private).exchange(ec.ECDH(), peer)
+            return key.exchange(ec.ECDH(), peer)
         except ValueError:
             raise CryptoError(f"{self._curve} key exchange failed") from None
 
 
-DHKEMS: Final[dict[int, HpkeKem]] = {
+DHKEMS: Final[dict[int, DhKem[ec.EllipticCurvePrivateKey] | DhKem[_XPrivate]]] = {
     KEM_P256_HKDF_SHA256: _EcKem(KEM_P256_HKDF_SHA256, "P-256", KDF_HKDF_SHA256, 0xFF),
     KEM_P384_HKDF_SHA384: _EcKem(KEM_P384_HKDF_SHA384, "P-384", KDF_HKDF_SHA384, 0xFF),
     KEM_P521_HKDF_SHA512: _EcKem(KEM_P521_HKDF_SHA512, "P-521", KDF_HKDF_SHA512, 0x01),
