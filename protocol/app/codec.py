@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 from ..codec import schema as engine
@@ -108,8 +109,7 @@ class Blob(Spec):
     row: str
 
     def problem(self, value: object) -> str | None:
-        lim = limit(self.row)
-        return engine.Bytes(lim.minimum, lim.maximum).problem(value)
+        return _bytes(self.row).problem(value)
 
     def describe(self) -> str:
         return f"bin, {_range(limit(self.row))} bytes"
@@ -158,8 +158,7 @@ class UInt(Spec):
     row: str
 
     def problem(self, value: object) -> str | None:
-        lim = limit(self.row)
-        return engine.Int(lim.minimum, lim.maximum).problem(value)
+        return _int(self.row).problem(value)
 
     def describe(self) -> str:
         return f"int, {_range(limit(self.row))}"
@@ -182,8 +181,7 @@ class ListOf(Spec):
     row: str
 
     def _engine(self) -> engine.ListOf:
-        lim = limit(self.row)
-        return engine.ListOf(engine.Nested(self.item), lim.maximum, lim.minimum)
+        return _list(self.item, self.row)
 
     def problem(self, value: object) -> str | None:
         return self._engine().problem(value)
@@ -200,6 +198,30 @@ class ListOf(Spec):
 
 def _range(lim: Limit) -> str:
     return span(lim.minimum, lim.maximum)
+
+
+# The engine specs behind the row-bound ones (the limits table is fixed).
+@cache
+def _bytes(row: str) -> engine.Bytes:
+    lim = limit(row)
+    return engine.Bytes(lim.minimum, lim.maximum)
+
+
+@cache
+def _int(row: str) -> engine.Int:
+    lim = limit(row)
+    return engine.Int(lim.minimum, lim.maximum)
+
+
+_LISTS: dict[tuple[type[Struct], str], engine.ListOf] = {}
+
+
+def _list(item: type[Struct], row: str) -> engine.ListOf:
+    spec = _LISTS.get((item, row))
+    if spec is None:
+        lim = limit(row)
+        spec = _LISTS[(item, row)] = engine.ListOf(engine.Nested(item), lim.maximum, lim.minimum)
+    return spec
 
 
 class Struct(Record):
