@@ -183,7 +183,10 @@ class Nested(Spec):
     cls: type[Record]
 
     def problem(self, value: object) -> str | None:
-        return None if type(value) is self.cls else f"expected a {self.cls.__name__}"
+        if type(value) is not self.cls:
+            return f"expected a {self.cls.__name__}"
+        assert isinstance(value, Record)
+        return value.first_problem()
 
     def load(self, value: object) -> object:
         return self.cls.from_map(value)
@@ -286,15 +289,22 @@ class Record:
         """(name, spec, optional) per field, for documentation."""
         return [(f.name, f.spec, f.optional) for f in cls.fields()]
 
-    def check_fields(self) -> None:
-        """:class:`UsageError` naming the first field whose value breaks its spec."""
+    def first_problem(self) -> str | None:
+        """``"Cls.field: ..."`` for the first field whose value breaks its spec, or ``None``."""
         for f in self.fields():
             value = getattr(self, f.name)
             if value is None and f.optional:
                 continue
             msg = f.spec.problem(value)
             if msg is not None:
-                raise UsageError(_join(type(self).__name__, f.name, msg))
+                return _join(type(self).__name__, f.name, msg)
+        return None
+
+    def check_fields(self) -> None:
+        """:class:`UsageError` naming the first field whose value breaks its spec."""
+        msg = self.first_problem()
+        if msg is not None:
+            raise UsageError(msg)
 
     def to_map(self) -> dict[str, object]:
         """The record's map (fields in order, ``None`` left out), msgpack-ready."""
