@@ -12,6 +12,7 @@ import pytest
 
 from cove.protocol.crypto import CipherSuite, SeededRandom, suite_for
 from cove.protocol.errors import CryptoError, ValidationError
+from cove.protocol.identity import CoveCredentialValidator, CoveIdentity
 from cove.protocol.mls.credentials import Credential
 from cove.protocol.mls.framing import MLSMessage, PrivateMessage, Welcome
 from cove.protocol.mls.group import ApplicationMessage, AppliedCommit, Group
@@ -129,5 +130,46 @@ def test_pq_suite_by_configuration_sizes_and_refusals() -> None:
 
     # A suite-1 KeyPackage cannot be added to a PQ group.
     other = KeyPackageBundle.create(1, Credential.basic(b"m9"), rng, now=NOW)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as info:
         a.add([other.key_package_bytes()], now=NOW)
+    assert info.value.rule == "V-KP-002"
+
+
+def test_pq_suite_with_cove_identities() -> None:
+    """Cove's identity model (an Ed25519 device key is the leaf signature key)
+    works unchanged on the PQ suite, whose signatures are Ed25519; the credential
+    validator refuses a leaf whose signature key is not the bound device key."""
+    rng = SeededRandom(b"pq-cove-identities")
+    ed = suite_for(1)
+    validator = CoveCredentialValidator()
+    people = []
+    for handle in ("alice", "bob"):
+        identity_private, _ = ed.generate_signature_key_pair(rng)
+        device_private, device_key = ed.generate_signature_key_pair(rng)
+        identity = CoveIdentity.create(handle, identity_private, device_key)
+        people.append((identity.credential(), device_private))
+    (alice_cred, alice_dev), (bob_cred, bob_dev) = people
+    alice = Group.create(
+        PQ,
+        b"c" * 16,
+        alice_cred,
+        rng,
+        signature_private=alice_dev,
+        credential_validator=validator,
+        now=NOW,
+    )
+    bob_kp = KeyPackageBundle.create(PQ, bob_cred, rng, signature_private=bob_dev, now=NOW)
+    out = alice.add([bob_kp.key_package_bytes()], now=NOW)
+    alice.apply_pending_commit()
+    assert out.welcome is not None
+    bob = Group.join(out.welcome, bob_kp, rng, credential_validator=validator)
+    got = bob.process(alice.encrypt(b"hello bob"))
+    assert isinstance(got, ApplicationMessage) and got.data == b"hello bob"
+    assert CoveIdentity.from_credential(got.sender.credential).handle == "alice"
+
+    # A KeyPackage whose leaf key is not the device key bound in the credential.
+    other_private, _ = ed.generate_signature_key_pair(rng)
+    forged = KeyPackageBundle.create(PQ, bob_cred, rng, signature_private=other_private, now=NOW)
+    with pytest.raises(ValidationError) as info:
+        alice.add([forged.key_package_bytes()], now=NOW)
+    assert info.value.rule == "V-CRED-004"
