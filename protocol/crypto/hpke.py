@@ -58,7 +58,7 @@ from .kdf import (
     hkdf_extract,
     hpke_kdf,
 )
-from .xwing import KEM_MLKEM768_X25519, XWingKem
+from .xwing import KEM_MLKEM768_X25519, XWING_AVAILABLE, XWingKem
 
 __all__ = [
     "AEAD_AES_128_GCM",
@@ -180,7 +180,9 @@ def hpke_aead(aead_id: int) -> HpkeAead:
 
 # --------------------------------------------------------------------------- KEM
 
-_KEMS: Final[dict[int, HpkeKem]] = {**DHKEMS, KEM_MLKEM768_X25519: XWingKem()}
+_KEMS: Final[dict[int, HpkeKem]] = {**DHKEMS}
+if XWING_AVAILABLE:
+    _KEMS[KEM_MLKEM768_X25519] = XWingKem()
 
 
 def hpke_kem(kem_id: int) -> HpkeKem:

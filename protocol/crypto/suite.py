@@ -63,6 +63,7 @@ from .signature import (
     SIGNERS,
     Signer,
 )
+from .xwing import XWING_AVAILABLE
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -84,8 +85,8 @@ class CipherSuite(IntEnum):
     MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519 = 0xF001
 
 
-#: The post-quantum (hybrid KEM) suites.
-PQ_SUITES: Final = frozenset({0xF001})
+#: The post-quantum (hybrid KEM) suites (none if ``cryptography`` lacks ML-KEM).
+PQ_SUITES: Final = frozenset({0xF001} if XWING_AVAILABLE else ())
 
 #: The suites :func:`suite_for` builds.
 SUPPORTED_SUITES: Final = frozenset({1, 2, 3, 4, 5, 6, 7}) | PQ_SUITES
@@ -190,7 +191,7 @@ class Suite:
 
     @property
     def hpke(self) -> HpkeSuite:
-        """The HPKE suite (KEM, HKDF-SHA256, AEAD) of this cipher suite."""
+        """The HPKE suite (KEM, the HKDF of the suite hash, AEAD) of this cipher suite."""
         return self._hpke
 
     @property
@@ -316,9 +317,13 @@ _SUITES: Final = {
         Suite(
             _C(7), KEM_P384_HKDF_SHA384, "sha384", AEAD_AES_256_GCM, SIGNERS[ECDSA_SECP384R1_SHA384]
         ),
-        Suite(_C(0xF001), KEM_MLKEM768_X25519, "sha256", AEAD_AES_128_GCM, SIGNERS[ED25519]),
     )
 }
+if XWING_AVAILABLE:
+    _SUITES[0xF001] = Suite(
+        _C(0xF001), KEM_MLKEM768_X25519, "sha256", AEAD_AES_128_GCM, SIGNERS[ED25519]
+    )
+assert frozenset(_SUITES) == SUPPORTED_SUITES
 
 
 def suite_for(suite_id: int) -> Suite:

@@ -35,13 +35,14 @@ import hashlib
 from functools import lru_cache
 from typing import Final
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from ..errors import CryptoError, UsageError
 from .dhkem import HpkeKem
 from .kdf import labeled_derive_shake256
 
-__all__ = ["KEM_MLKEM768_X25519", "XWING_LABEL", "XWingKem"]
+__all__ = ["KEM_MLKEM768_X25519", "XWING_AVAILABLE", "XWING_LABEL", "XWingKem"]
 
 KEM_MLKEM768_X25519: Final = 0x647A
 #: The combiner's domain separator ``\.//^\`` (6 bytes).
@@ -49,6 +50,21 @@ XWING_LABEL: Final = b"\\.//^\\"
 
 _PK_M: Final = 1184
 _CT_M: Final = 1088
+
+
+def _probe() -> bool:
+    # cryptography >= 47 has the module; whether ML-KEM works depends on the
+    # OpenSSL (3.5+) or AWS-LC it was built with.
+    try:
+        mlkem.MLKEM768PrivateKey.from_seed_bytes(bytes(64))
+    except UnsupportedAlgorithm:  # pragma: no cover - depends on the build
+        return False
+    return True
+
+
+#: Whether this ``cryptography`` build has ML-KEM-768; without it the X-Wing KEM
+#: and the PQ suite are not offered (``UnsupportedCipherSuite``).
+XWING_AVAILABLE: Final = _probe()
 
 
 def _expand(seed: bytes) -> tuple[mlkem.MLKEM768PrivateKey, x25519.X25519PrivateKey]:
