@@ -1,28 +1,35 @@
-"""Field specs, padding and the strict msgpack reader behind app records.
+"""App records on the one msgpack schema engine: specs by limit row, text rules, padding.
 
-A record is a frozen dataclass whose fields carry a spec::
+The engine (:mod:`cove.protocol.codec.schema`) provides the record machinery,
+the generic specs and the strict reader. This layer adds what is particular to
+app records:
+
+* specs whose bounds are rows of :mod:`.limits` (:class:`Blob`, :class:`UInt`,
+  :class:`ListOf` of structs) and :class:`Text`, whose length is counted in
+  UTF-8 bytes and which refuses control characters by kind;
+* checks at construction: a :class:`Struct` with a bad value raises
+  :class:`~cove.protocol.errors.UsageError`, so an invalid record cannot exist;
+* padding (:func:`pack`, :func:`unpack`, :func:`padded_size`).
+
+A record is built like::
 
     body: Annotated[str, Text("body")]
     reply_to: Annotated[bytes | None, Blob("id")] = None
 
-Specs are checked twice: when a record is built (a bad value raises
-:class:`~cove.protocol.errors.UsageError`, so an invalid record cannot exist)
-and when one is decoded (:class:`~cove.protocol.errors.DecodeError`). Bounds
-come from :mod:`.limits`. Types are exact: ``bool`` is not ``int``, ``str`` is
-not ``bytes``, no floats, no ``nil`` (an absent optional field is left out of
-the map, never written as ``nil``).
+Types are exact: ``bool`` is not ``int``, ``str`` is not ``bytes``, no floats,
+no ``nil`` (an absent optional field is left out of the map, never written as
+``nil``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import typing
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Self
+from functools import cache
+from typing import Final
 
-import msgpack  # type: ignore[import-untyped]
-
+from ..codec import schema as engine
+from ..codec.schema import Field, FieldError, ReadLimits, Record, Spec, span
 from ..crypto.stream import padded_length
 from ..errors import DecodeError, UsageError
 from .limits import PADDING_MIN, RECORD_MAX, Limit, limit
@@ -95,45 +102,14 @@ def padded_size(length: int) -> int:
     return padded_length(length, PADDING_MIN)
 
 
-class Spec:
-    """How one field is checked; :meth:`problem` names what is wrong, or ``None``."""
-
-    __slots__ = ()
-
-    def problem(self, value: object) -> str | None:
-        raise NotImplementedError
-
-    def load(self, value: object) -> object:
-        """Check a decoded value (raising ``_Bad``) and convert it to the field's type."""
-        msg = self.problem(value)
-        if msg is not None:
-            raise _Bad(msg)
-        return value
-
-    def dump(self, value: object) -> object:
-        return value
-
-    def describe(self) -> str:
-        raise NotImplementedError
-
-
-class _Bad(Exception):
-    """A field check failed; turned into UsageError or DecodeError by the caller."""
-
-
 @dataclass(frozen=True, slots=True)
 class Blob(Spec):
-    """Bytes of exactly the length of limit row ``row``."""
+    """Bytes of a length within limit row ``row``."""
 
     row: str
 
     def problem(self, value: object) -> str | None:
-        lim = limit(self.row)
-        if type(value) is not bytes:
-            return "expected bytes"
-        if not lim.minimum <= len(value) <= lim.maximum:
-            return f"{len(value)} bytes, not {_range(lim)}"
-        return None
+        return _bytes(self.row).problem(value)
 
     def describe(self) -> str:
         return f"bin, {_range(limit(self.row))} bytes"
@@ -182,12 +158,7 @@ class UInt(Spec):
     row: str
 
     def problem(self, value: object) -> str | None:
-        lim = limit(self.row)
-        if type(value) is not int:
-            return "expected an integer"
-        if not lim.minimum <= value <= lim.maximum:
-            return f"not in {_range(lim)}"
-        return None
+        return _int(self.row).problem(value)
 
     def describe(self) -> str:
         return f"int, {_range(limit(self.row))}"
@@ -196,7 +167,7 @@ class UInt(Spec):
 @dataclass(frozen=True, slots=True)
 class Flag(Spec):
     def problem(self, value: object) -> str | None:
-        return None if type(value) is bool else "expected a boolean"
+        return engine.Bool().problem(value)
 
     def describe(self) -> str:
         return "bool"
@@ -209,138 +180,68 @@ class ListOf(Spec):
     item: type[Struct]
     row: str
 
+    def _engine(self) -> engine.ListOf:
+        return _list(self.item, self.row)
+
     def problem(self, value: object) -> str | None:
-        lim = limit(self.row)
-        if type(value) is not tuple:
-            return "expected a tuple"
-        if not lim.minimum <= len(value) <= lim.maximum:
-            return f"{len(value)} items, not {_range(lim)}"
-        if not all(type(v) is self.item for v in value):
-            return f"items must be {self.item.__name__}"
-        return None
+        return self._engine().problem(value)
 
     def load(self, value: object) -> object:
-        lim = limit(self.row)
-        if type(value) is not list:
-            raise _Bad("expected an array")
-        if not lim.minimum <= len(value) <= lim.maximum:
-            raise _Bad(f"{len(value)} items, not {_range(lim)}")
-        return tuple(self.item._from_map(v) for v in value)
+        return self._engine().load(value)
 
     def dump(self, value: object) -> object:
-        assert isinstance(value, tuple)
-        return [v._to_map() for v in value]
+        return self._engine().dump(value)
 
     def describe(self) -> str:
         return f"array of {self.item.__name__}, {_range(limit(self.row))} items"
 
 
 def _range(lim: Limit) -> str:
-    if lim.minimum == lim.maximum:
-        return str(lim.minimum)
-    return f"{lim.minimum}..{lim.maximum}"
+    return span(lim.minimum, lim.maximum)
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One field of a struct as it appears in the map."""
-
-    name: str
-    spec: Spec
-    optional: bool
+# The engine specs behind the row-bound ones (the limits table is fixed).
+@cache
+def _bytes(row: str) -> engine.Bytes:
+    lim = limit(row)
+    return engine.Bytes(lim.minimum, lim.maximum)
 
 
-class Struct:
-    """Base of app structs: field checks on construction, map conversion."""
+@cache
+def _int(row: str) -> engine.Int:
+    lim = limit(row)
+    return engine.Int(lim.minimum, lim.maximum)
+
+
+_LISTS: dict[tuple[type[Struct], str], engine.ListOf] = {}
+
+
+def _list(item: type[Struct], row: str) -> engine.ListOf:
+    spec = _LISTS.get((item, row))
+    if spec is None:
+        lim = limit(row)
+        spec = _LISTS[(item, row)] = engine.ListOf(engine.Nested(item), lim.maximum, lim.minimum)
+    return spec
+
+
+class Struct(Record):
+    """Base of app structs: every field is checked when the struct is built."""
 
     __slots__ = ()
-    _fields_cache: ClassVar[dict[type[Struct], tuple[Field, ...]]] = {}
-
-    @classmethod
-    def fields(cls) -> tuple[Field, ...]:
-        """The fields in map order, with their specs."""
-        cached = Struct._fields_cache.get(cls)
-        if cached is not None:
-            return cached
-        hints = typing.get_type_hints(cls, include_extras=True)
-        out = []
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            specs = [m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, Spec)]
-            if len(specs) != 1:  # pragma: no cover - programming error
-                raise TypeError(f"{cls.__name__}.{f.name} needs exactly one Spec")
-            out.append(Field(f.name, specs[0], f.default is None))
-        result = tuple(out)
-        Struct._fields_cache[cls] = result
-        return result
 
     def __post_init__(self) -> None:
-        for f in self.fields():
-            value = getattr(self, f.name)
-            if value is None and f.optional:
-                continue
-            msg = f.spec.problem(value)
-            if msg is not None:
-                raise UsageError(f"{type(self).__name__}.{f.name}: {msg}")
-
-    def _to_map(self) -> dict[str, object]:
-        out: dict[str, object] = {}
-        for f in self.fields():
-            value = getattr(self, f.name)
-            if value is not None:
-                out[f.name] = f.spec.dump(value)
-        return out
-
-    @classmethod
-    def _load_fields(cls, obj: dict[object, object]) -> dict[str, Any]:
-        """Check and convert the fields of ``obj`` (consumed); ``_Bad`` on error."""
-        values: dict[str, Any] = {}
-        for f in cls.fields():
-            if f.name in obj:
-                try:
-                    values[f.name] = f.spec.load(obj.pop(f.name))
-                except _Bad as exc:
-                    raise _Bad(f"{cls.__name__}.{f.name}: {exc}") from None
-            elif not f.optional:
-                raise _Bad(f"{cls.__name__}: missing field {f.name!r}")
-        if obj:
-            raise _Bad(f"{cls.__name__}: unknown field")
-        return values
-
-    @classmethod
-    def _from_map(cls, obj: object) -> Self:
-        if type(obj) is not dict:
-            raise _Bad(f"{cls.__name__}: expected a map")
-        values = cls._load_fields(dict(obj))
-        try:
-            return cls(**values)
-        except UsageError as exc:  # pragma: no cover - the specs ran already
-            raise _Bad(str(exc)) from None
+        self.check_fields()
 
 
 # -- msgpack ------------------------------------------------------------------
 
-
-def _pairs(pairs: list[tuple[object, object]]) -> dict[object, object]:
-    out: dict[object, object] = {}
-    for k, v in pairs:
-        if type(k) is not str:
-            raise ValueError("map keys are strings")
-        if k in out:
-            raise ValueError("duplicate map key")
-        out[k] = v
-    return out
-
-
-def _no_ext(code: int, data: bytes) -> object:
-    raise ValueError("msgpack ext types are not used")
+#: The reader's bounds for one record (a record has at most 10 keys).
+_LIMITS: Final = ReadLimits(RECORD_MAX, _MAX_MAP, _MAX_ARRAY, max_depth=None)
 
 
 def pack(obj: dict[str, object], type_name: str) -> bytes:
     """``obj`` as msgpack, zero-padded to :func:`padded_size`; UsageError if too big."""
-    try:
-        packed: bytes = msgpack.packb(obj, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as exc:  # pragma: no cover - specs ran
-        raise UsageError(f"{type_name}: cannot encode ({type(exc).__name__})") from None
+    packed = engine.pack(obj, type_name)
     size = padded_size(len(packed))
     if size > RECORD_MAX:
         raise UsageError(f"{type_name}: {len(packed)} bytes, over the record limit {RECORD_MAX}")
@@ -355,25 +256,7 @@ def unpack(data: object, type_name: str) -> dict[object, object]:
     n = len(data)
     if not PADDING_MIN <= n <= RECORD_MAX:
         raise DecodeError(f"{n} bytes, not {PADDING_MIN}..{RECORD_MAX}", type_name=type_name)
-    unpacker = msgpack.Unpacker(
-        raw=False,
-        strict_map_key=True,
-        use_list=True,
-        object_pairs_hook=_pairs,
-        ext_hook=_no_ext,
-        max_buffer_size=n,
-        max_str_len=n,
-        max_bin_len=n,
-        max_array_len=_MAX_ARRAY,
-        max_map_len=_MAX_MAP,
-        max_ext_len=0,
-    )
-    try:
-        unpacker.feed(data)
-        obj: object = unpacker.unpack()
-        end: int = unpacker.tell()
-    except (ValueError, TypeError, OverflowError, msgpack.UnpackException) as exc:
-        raise DecodeError(f"not valid msgpack: {type(exc).__name__}", type_name=type_name) from None
+    obj, end = engine.read(data, _LIMITS, type_name, trailing=True)
     if type(obj) is not dict:
         raise DecodeError("expected a map", type_name=type_name, offset=0)
     if data.count(0, end) != n - end:
@@ -386,6 +269,7 @@ def unpack(data: object, type_name: str) -> dict[object, object]:
 __all__ = [
     "Blob",
     "Field",
+    "FieldError",
     "Flag",
     "ListOf",
     "Spec",

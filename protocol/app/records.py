@@ -30,7 +30,7 @@ from typing import Annotated, ClassVar, Final, Self, TypeAlias
 from ..crypto.rng import RandomProvider
 from ..crypto.stream import AttachmentDecryptor, ciphertext_length
 from ..errors import DecodeError, UsageError
-from .codec import Blob, Flag, ListOf, Struct, Text, UInt, _Bad, pack, unpack
+from .codec import Blob, FieldError, Flag, ListOf, Struct, Text, UInt, pack, unpack
 from .limits import ID_LEN
 
 #: The app-content version this code writes and reads.
@@ -146,7 +146,7 @@ class _Record(Struct):
     def encode(self) -> bytes:
         """The record as padded msgpack (the MLS application data)."""
         body: dict[str, object] = {"v": APP_VERSION, "t": int(self.RECORD_TYPE)}
-        body.update(self._to_map())
+        body.update(self.to_map())
         return pack(body, type(self).__name__)
 
     @classmethod
@@ -307,8 +307,8 @@ def decode(data: bytes) -> AppRecord:
     if cls is None:
         raise UnknownRecordType(number)
     try:
-        return cls(**cls._load_fields(obj))
-    except _Bad as exc:
+        return cls(**cls.load_fields(obj))
+    except FieldError as exc:
         raise DecodeError(str(exc), type_name=cls.__name__) from None
     except UsageError as exc:  # pragma: no cover - the specs ran already
         raise DecodeError(str(exc), type_name=cls.__name__) from None

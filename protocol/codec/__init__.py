@@ -1,4 +1,5 @@
-"""Wire codecs: the TLS presentation language of RFC 9420 (:mod:`.tls`)."""
+"""Codecs: the TLS presentation language of RFC 9420 (:mod:`.tls`) and Cove's one
+msgpack schema engine (:mod:`.schema`, used by wire envelopes and app records)."""
 
 from .tls import (
     VARINT_MAX,

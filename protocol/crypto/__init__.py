@@ -1,8 +1,8 @@
-"""The cryptography layer of Cove: MLS cipher suites 1-3, RFC 9420 labelled
+"""The cryptography layer of Cove: MLS cipher suites 1-7 and a PQ hybrid suite, RFC 9420 labelled
 operations and base-mode HPKE (RFC 9180), built on ``cryptography``.
 
 * :func:`suite_for` gives the immutable :class:`Suite` of a cipher suite id;
-  suites 4-7 raise :class:`~cove.protocol.errors.UnsupportedCipherSuite`.
+  unknown ids raise :class:`~cove.protocol.errors.UnsupportedCipherSuite`.
 * :mod:`.labels` has ExpandWithLabel, DeriveSecret, DeriveTreeSecret,
   RefHash, Sign/VerifyWithLabel and Encrypt/DecryptWithLabel.
 * :mod:`.hpke` is the self-contained RFC 9180 implementation.
@@ -25,10 +25,11 @@ from .labels import (
     verify_with_label,
 )
 from .rng import FixedRandom, OsRandom, RandomProvider, SeededRandom
-from .suite import SUPPORTED_SUITES, CipherSuite, Suite, suite_for
+from .suite import PQ_SUITES, SUPPORTED_SUITES, CipherSuite, Suite, suite_for
 
 __all__ = [
     "LABEL_PREFIX",
+    "PQ_SUITES",
     "SUPPORTED_SUITES",
     "CipherSuite",
     "FixedRandom",

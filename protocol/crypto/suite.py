@@ -1,20 +1,26 @@
 """MLS cipher suites (RFC 9420 §5.1, §17.1): one immutable :class:`Suite` per suite.
 
-Built: 1 (X25519/AES-128-GCM/SHA-256/Ed25519), 2 (P-256/AES-128-GCM/SHA-256/
-ECDSA-P256) and 3 (X25519/ChaCha20-Poly1305/SHA-256/Ed25519). Suites 4-7 and
-unknown ids raise :class:`~cove.protocol.errors.UnsupportedCipherSuite`.
+Built: all seven suites of RFC 9420 §17.1 and one post-quantum hybrid suite,
 
-Encodings (those of the MLS interop vectors):
+| id | KEM | KDF / hash | AEAD | signature |
+|---|---|---|---|---|
+| 1 | DHKEM(X25519) | SHA-256 | AES-128-GCM | Ed25519 |
+| 2 | DHKEM(P-256) | SHA-256 | AES-128-GCM | ECDSA P-256 |
+| 3 | DHKEM(X25519) | SHA-256 | ChaCha20-Poly1305 | Ed25519 |
+| 4 | DHKEM(X448) | SHA-512 | AES-256-GCM | Ed448 |
+| 5 | DHKEM(P-521) | SHA-512 | AES-256-GCM | ECDSA P-521 |
+| 6 | DHKEM(X448) | SHA-512 | ChaCha20-Poly1305 | Ed448 |
+| 7 | DHKEM(P-384) | SHA-384 | AES-256-GCM | ECDSA P-384 |
+| ``0xF001`` | MLKEM768-X25519 (X-Wing) | SHA-256 | AES-128-GCM | Ed25519 |
 
-* HPKE public keys: SerializePublicKey (X25519: 32 raw bytes; P-256: the 65-byte
-  uncompressed SEC1 point ``04 || x || y``). HPKE private keys: SerializePrivateKey
-  (X25519: 32 raw bytes, not clamped; P-256: 32-byte big-endian scalar).
-* Signature public keys: Ed25519 32 raw bytes (RFC 8032); P-256 the uncompressed
-  point (RFC 9420 §5.1.1). Signature private keys: Ed25519 the 32-byte seed;
-  P-256 the 32-byte big-endian scalar.
-* Signatures: Ed25519 ``R || S`` (64 bytes); ECDSA the DER ``Ecdsa-Sig-Value``
-  (RFC 9420 §5.1.2 via RFC 8446), which is what the vectors carry. Our ECDSA
-  signatures are deterministic (RFC 6979).
+The last is ``MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519`` of
+draft-ietf-mls-pq-ciphersuites-06 ("TBD1" there: the draft assigns no value
+yet), carried on a code point of the private-use range 0xF000-0xFFFF of
+RFC 9420 §17.1 until IANA assigns one. GREASE values and unknown ids raise
+:class:`~cove.protocol.errors.UnsupportedCipherSuite`.
+
+Key, signature and HPKE encodings are in :mod:`.signature`, :mod:`.dhkem`
+and :mod:`.xwing`; docs/protocol/crypto.md is the specification.
 """
 
 from __future__ import annotations
@@ -23,37 +29,50 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from enum import IntEnum
-from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from ..errors import CryptoError, UnsupportedCipherSuite, UsageError
 from .hpke import (
     AEAD_AES_128_GCM,
+    AEAD_AES_256_GCM,
     AEAD_CHACHA20_POLY1305,
     KDF_HKDF_SHA256,
+    KDF_HKDF_SHA384,
+    KDF_HKDF_SHA512,
+    KEM_MLKEM768_X25519,
     KEM_P256_HKDF_SHA256,
+    KEM_P384_HKDF_SHA384,
+    KEM_P521_HKDF_SHA512,
+    KEM_X448_HKDF_SHA512,
     KEM_X25519_HKDF_SHA256,
-    P256_ORDER,
     HPKEContext,
     HpkeSuite,
     hkdf_expand,
     hpke_suite,
 )
 from .rng import RandomProvider
+from .signature import (
+    ECDSA_SECP256R1_SHA256,
+    ECDSA_SECP384R1_SHA384,
+    ECDSA_SECP521R1_SHA512,
+    ED448,
+    ED25519,
+    SIGNERS,
+    Signer,
+)
+from .xwing import XWING_AVAILABLE
 
 if TYPE_CHECKING:
     from _hashlib import HASH
 
-__all__ = ["SUPPORTED_SUITES", "CipherSuite", "Suite", "suite_for"]
+__all__ = ["PQ_SUITES", "SUPPORTED_SUITES", "CipherSuite", "Suite", "suite_for"]
 
 
 class CipherSuite(IntEnum):
-    """The MLS cipher suites of the IANA registry (RFC 9420 §17.1)."""
+    """The MLS cipher suites of the IANA registry (RFC 9420 §17.1), and Cove's PQ suite."""
 
     MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 = 0x0001
     MLS_128_DHKEMP256_AES128GCM_SHA256_P256 = 0x0002
@@ -62,147 +81,22 @@ class CipherSuite(IntEnum):
     MLS_256_DHKEMP521_AES256GCM_SHA512_P521 = 0x0005
     MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448 = 0x0006
     MLS_256_DHKEMP384_AES256GCM_SHA384_P384 = 0x0007
+    #: draft-ietf-mls-pq-ciphersuites-06 "TBD1", on a private-use code point.
+    MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519 = 0xF001
 
+
+#: The post-quantum (hybrid KEM) suites (none if ``cryptography`` lacks ML-KEM).
+PQ_SUITES: Final = frozenset({0xF001} if XWING_AVAILABLE else ())
 
 #: The suites :func:`suite_for` builds.
-SUPPORTED_SUITES: Final = frozenset({1, 2, 3})
+SUPPORTED_SUITES: Final = frozenset({1, 2, 3, 4, 5, 6, 7}) | PQ_SUITES
 
-#: TLS SignatureScheme values (RFC 8446 §4.2.3).
-_ED25519: Final = 0x0807
-_ECDSA_SECP256R1_SHA256: Final = 0x0403
-
-
-# --------------------------------------------------------------------------- signatures
-
-
-@lru_cache(maxsize=1024)
-def _ed25519_public(public: bytes) -> ed25519.Ed25519PublicKey:
-    if len(public) != 32:
-        raise CryptoError("invalid Ed25519 public key")
-    try:
-        return ed25519.Ed25519PublicKey.from_public_bytes(public)
-    except ValueError:
-        raise CryptoError("invalid Ed25519 public key") from None
-
-
-@lru_cache(maxsize=1024)
-def _p256_sig_public(public: bytes) -> ec.EllipticCurvePublicKey:
-    if len(public) != 65 or public[0] != 0x04:
-        raise CryptoError("invalid P-256 signature public key")
-    try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)
-    except ValueError:
-        raise CryptoError("invalid P-256 signature public key") from None
-
-
-class _Signer:
-    """A signature scheme over raw-bytes keys (see the module docstring for encodings)."""
-
-    __slots__ = ()
-    scheme: int = 0
-    name: str = ""
-
-    def generate(self, rng: RandomProvider) -> tuple[bytes, bytes]:
-        raise NotImplementedError
-
-    def public(self, private: bytes) -> bytes:
-        raise NotImplementedError
-
-    def sign(self, private: bytes, message: bytes) -> bytes:
-        raise NotImplementedError
-
-    def verify(self, public: bytes, message: bytes, signature: bytes) -> None:
-        raise NotImplementedError
-
-    def check_public(self, public: bytes) -> None:
-        raise NotImplementedError
-
-
-class _Ed25519(_Signer):
-    __slots__ = ()
-    scheme = _ED25519
-    name = "ed25519"
-
-    @staticmethod
-    @lru_cache(maxsize=8)
-    def _private(private: bytes) -> ed25519.Ed25519PrivateKey:
-        # Signature keys are long-lived device keys, so a few key objects are kept:
-        # building one costs a scalar multiplication per message signed.
-        if len(private) != 32:
-            raise UsageError("Ed25519 private key (seed) must be 32 bytes")
-        return ed25519.Ed25519PrivateKey.from_private_bytes(private)
-
-    def generate(self, rng: RandomProvider) -> tuple[bytes, bytes]:
-        seed = rng.random_bytes(32)
-        return seed, self.public(seed)
-
-    def public(self, private: bytes) -> bytes:
-        return self._private(private).public_key().public_bytes_raw()
-
-    def sign(self, private: bytes, message: bytes) -> bytes:
-        return self._private(private).sign(message)
-
-    def verify(self, public: bytes, message: bytes, signature: bytes) -> None:
-        key = _ed25519_public(public)
-        try:
-            key.verify(signature, message)
-        except InvalidSignature:
-            raise CryptoError("signature verification failed") from None
-
-    def check_public(self, public: bytes) -> None:
-        _ed25519_public(public)
-
-
-_ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
-_ECDSA_SHA256_VERIFY: Final = ec.ECDSA(hashes.SHA256())
-
-
-class _EcdsaP256(_Signer):
-    __slots__ = ()
-    scheme = _ECDSA_SECP256R1_SHA256
-    name = "ecdsa_secp256r1_sha256"
-
-    @staticmethod
-    def _private(private: bytes) -> ec.EllipticCurvePrivateKey:
-        if len(private) != 32:
-            raise UsageError("P-256 signature private key must be 32 bytes")
-        scalar = int.from_bytes(private, "big")
-        if not 0 < scalar < P256_ORDER:
-            raise UsageError("P-256 signature private key out of range")
-        return ec.derive_private_key(scalar, ec.SECP256R1())
-
-    def generate(self, rng: RandomProvider) -> tuple[bytes, bytes]:
-        # Uniform scalar in [1, order-1] by rejection (a draw fails with prob. ~2^-32).
-        while True:
-            candidate = rng.random_bytes(32)
-            if 0 < int.from_bytes(candidate, "big") < P256_ORDER:
-                return candidate, self.public(candidate)
-
-    def public(self, private: bytes) -> bytes:
-        return (
-            self._private(private)
-            .public_key()
-            .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        )
-
-    def sign(self, private: bytes, message: bytes) -> bytes:
-        # DER-encoded Ecdsa-Sig-Value, deterministic nonce (RFC 6979).
-        return self._private(private).sign(message, _ECDSA_SHA256)
-
-    def verify(self, public: bytes, message: bytes, signature: bytes) -> None:
-        key = _p256_sig_public(public)
-        try:
-            # OpenSSL accepts only strict DER here.
-            key.verify(signature, message, _ECDSA_SHA256_VERIFY)
-        except InvalidSignature:
-            raise CryptoError("signature verification failed") from None
-
-    def check_public(self, public: bytes) -> None:
-        _p256_sig_public(public)
-
-
-_ED25519_SIGNER: Final = _Ed25519()
-_ECDSA_P256_SIGNER: Final = _EcdsaP256()
+#: Per hash: (hashlib name, constructor, Nh, HKDF id).
+_HASHES: Final[dict[str, tuple[Callable[[bytes], HASH], int, int]]] = {
+    "sha256": (hashlib.sha256, 32, KDF_HKDF_SHA256),
+    "sha384": (hashlib.sha384, 48, KDF_HKDF_SHA384),
+    "sha512": (hashlib.sha512, 64, KDF_HKDF_SHA512),
+}
 
 
 # --------------------------------------------------------------------------- suite
@@ -253,27 +147,30 @@ class Suite:
     _hash_new: Callable[[bytes], HASH]
     _aead_factory: type[AESGCM] | type[ChaCha20Poly1305]
     _hpke: HpkeSuite
-    _sig: _Signer
+    _sig: Signer
 
-    def __init__(self, suite_id: CipherSuite, kem_id: int, aead_id: int, sig: _Signer) -> None:
-        hpke = hpke_suite(kem_id, KDF_HKDF_SHA256, aead_id)
+    def __init__(
+        self, suite_id: CipherSuite, kem_id: int, hash_name: str, aead_id: int, sig: Signer
+    ) -> None:
+        hash_new, hash_length, kdf_id = _HASHES[hash_name]
+        hpke = hpke_suite(kem_id, kdf_id, aead_id)
         values: dict[str, object] = {
             "suite_id": int(suite_id),
             "name": suite_id.name,
-            "hash_length": 32,
+            "hash_length": hash_length,
             "aead_key_length": hpke.aead.nk,
             "aead_nonce_length": hpke.aead.nn,
             "aead_tag_length": hpke.aead.nt,
             "kem_id": kem_id,
-            "kdf_id": KDF_HKDF_SHA256,
+            "kdf_id": kdf_id,
             "aead_id": aead_id,
             "kem_output_length": hpke.kem.nenc,
             "kem_public_key_length": hpke.kem.npk,
             "kem_private_key_length": hpke.kem.nsk,
             "signature_scheme": sig.scheme,
-            "_hash_name": "sha256",
-            "_hash_new": hashlib.sha256,
-            "_aead_factory": AESGCM if aead_id == AEAD_AES_128_GCM else ChaCha20Poly1305,
+            "_hash_name": hash_name,
+            "_hash_new": hash_new,
+            "_aead_factory": ChaCha20Poly1305 if aead_id == AEAD_CHACHA20_POLY1305 else AESGCM,
             "_hpke": hpke,
             "_sig": sig,
         }
@@ -294,7 +191,7 @@ class Suite:
 
     @property
     def hpke(self) -> HpkeSuite:
-        """The HPKE suite (KEM, HKDF-SHA256, AEAD) of this cipher suite."""
+        """The HPKE suite (KEM, the HKDF of the suite hash, AEAD) of this cipher suite."""
         return self._hpke
 
     @property
@@ -382,7 +279,7 @@ class Suite:
         self, public: bytes, info: bytes, aad: bytes, plaintext: bytes, rng: RandomProvider
     ) -> tuple[bytes, bytes]:
         """SealBase(pkR, info, aad, pt): ``(enc, ciphertext)``."""
-        ikm_e = rng.random_bytes(self.kem_private_key_length)
+        ikm_e = rng.random_bytes(self._hpke.kem.encap_random_length)
         return self._hpke.seal_base(public, info, aad, plaintext, ikm_e)
 
     def hpke_open(
@@ -395,7 +292,7 @@ class Suite:
         self, public: bytes, info: bytes, rng: RandomProvider
     ) -> tuple[bytes, HPKEContext]:
         """SetupBaseS(pkR, info): ``(enc, sender context)``."""
-        ikm_e = rng.random_bytes(self.kem_private_key_length)
+        ikm_e = rng.random_bytes(self._hpke.kem.encap_random_length)
         return self._hpke.setup_base_sender(public, info, ikm_e)
 
     def hpke_setup_receiver(self, private: bytes, enc: bytes, info: bytes) -> HPKEContext:
@@ -403,33 +300,37 @@ class Suite:
         return self._hpke.setup_base_receiver(enc, private, info)
 
 
+_C = CipherSuite
 _SUITES: Final = {
-    1: Suite(
-        CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
-        KEM_X25519_HKDF_SHA256,
-        AEAD_AES_128_GCM,
-        _ED25519_SIGNER,
-    ),
-    2: Suite(
-        CipherSuite.MLS_128_DHKEMP256_AES128GCM_SHA256_P256,
-        KEM_P256_HKDF_SHA256,
-        AEAD_AES_128_GCM,
-        _ECDSA_P256_SIGNER,
-    ),
-    3: Suite(
-        CipherSuite.MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519,
-        KEM_X25519_HKDF_SHA256,
-        AEAD_CHACHA20_POLY1305,
-        _ED25519_SIGNER,
-    ),
+    int(suite.suite_id): suite
+    for suite in (
+        Suite(_C(1), KEM_X25519_HKDF_SHA256, "sha256", AEAD_AES_128_GCM, SIGNERS[ED25519]),
+        Suite(
+            _C(2), KEM_P256_HKDF_SHA256, "sha256", AEAD_AES_128_GCM, SIGNERS[ECDSA_SECP256R1_SHA256]
+        ),
+        Suite(_C(3), KEM_X25519_HKDF_SHA256, "sha256", AEAD_CHACHA20_POLY1305, SIGNERS[ED25519]),
+        Suite(_C(4), KEM_X448_HKDF_SHA512, "sha512", AEAD_AES_256_GCM, SIGNERS[ED448]),
+        Suite(
+            _C(5), KEM_P521_HKDF_SHA512, "sha512", AEAD_AES_256_GCM, SIGNERS[ECDSA_SECP521R1_SHA512]
+        ),
+        Suite(_C(6), KEM_X448_HKDF_SHA512, "sha512", AEAD_CHACHA20_POLY1305, SIGNERS[ED448]),
+        Suite(
+            _C(7), KEM_P384_HKDF_SHA384, "sha384", AEAD_AES_256_GCM, SIGNERS[ECDSA_SECP384R1_SHA384]
+        ),
+    )
 }
+if XWING_AVAILABLE:
+    _SUITES[0xF001] = Suite(
+        _C(0xF001), KEM_MLKEM768_X25519, "sha256", AEAD_AES_128_GCM, SIGNERS[ED25519]
+    )
+assert frozenset(_SUITES) == SUPPORTED_SUITES
 
 
 def suite_for(suite_id: int) -> Suite:
     """The :class:`Suite` for an MLS cipher suite id (one shared object per suite).
 
-    Raises :class:`~cove.protocol.errors.UnsupportedCipherSuite` for suites 4-7,
-    GREASE values and unknown ids.
+    Raises :class:`~cove.protocol.errors.UnsupportedCipherSuite` for GREASE
+    values and every id not in :data:`SUPPORTED_SUITES`.
     """
     suite = _SUITES.get(suite_id)
     if suite is None:

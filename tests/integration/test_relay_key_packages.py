@@ -116,7 +116,7 @@ def _unsupported_suite(p: People) -> bytes:
     data = p.bob.key_package()
     # MLSMessage: version(2) wire_format(2) | KeyPackage: version(2) cipher_suite(2)
     assert data[6:8] == b"\x00\x01"
-    return data[:6] + b"\x00\x04" + data[8:]
+    return data[:6] + b"\x00\x08" + data[8:]  # no suite 8 (1-7 and 0xF001 are built)
 
 
 def _other_device(p: People) -> bytes:

@@ -42,7 +42,7 @@ from cove.protocol.mls.message_protection import (
 )
 from cove.protocol.mls.proposals import Proposal
 from cove.protocol.mls.secret_tree import SecretTree
-from tests.support.vectors import cases, h
+from tests.support.vectors import cases, h, private_key
 
 
 def _raw(kind: str, data: bytes) -> Any:
@@ -92,7 +92,12 @@ def test_message_protection(case: dict[str, Any]) -> None:
 
         content = FramedContent(ctx.group_id, ctx.epoch, Sender.member(1), b"", raw)
         signed = sign_content(
-            suite, WireFormat.PRIVATE_MESSAGE, content, h(case["signature_priv"]), ctx, tag
+            suite,
+            WireFormat.PRIVATE_MESSAGE,
+            content,
+            private_key(case["cipher_suite"], case["signature_priv"]),
+            ctx,
+            tag,
         )
         ours = protect_private(suite, signed, tree(), sd_secret, rng)
         ours = MLSMessage.from_bytes(MLSMessage(ours).to_bytes()).body
@@ -103,14 +108,23 @@ def test_message_protection(case: dict[str, Any]) -> None:
         if kind == "application":
             # An application message as a PublicMessage is refused (§6.2).
             signed_pub = sign_content(
-                suite, WireFormat.PUBLIC_MESSAGE, content, h(case["signature_priv"]), ctx
+                suite,
+                WireFormat.PUBLIC_MESSAGE,
+                content,
+                private_key(case["cipher_suite"], case["signature_priv"]),
+                ctx,
             )
             forged = PublicMessage(content, signed_pub.auth, b"\x00" * suite.hash_length)
             with pytest.raises(ValidationError):
                 unprotect_public(suite, forged, ctx, membership_key, key_for)
         else:
             signed_pub = sign_content(
-                suite, WireFormat.PUBLIC_MESSAGE, content, h(case["signature_priv"]), ctx, tag
+                suite,
+                WireFormat.PUBLIC_MESSAGE,
+                content,
+                private_key(case["cipher_suite"], case["signature_priv"]),
+                ctx,
+                tag,
             )
             pub = protect_public(suite, signed_pub, ctx, membership_key)
             pub = MLSMessage.from_bytes(MLSMessage(pub).to_bytes()).body

@@ -26,14 +26,17 @@ from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.group import AppliedCommit, Group, ProposalMessage
 from cove.protocol.mls.key_package import KeyPackage
 from cove.protocol.mls.key_package_bundle import KeyPackageBundle
-from tests.support.vectors import cases, h
+from tests.support.vectors import cases, h, private_key
 
 
 def run_passive_client(case: dict[str, Any]) -> int:
     kp = MLSMessage.from_bytes(h(case["key_package"])).body
     assert isinstance(kp, KeyPackage)
     bundle = KeyPackageBundle.from_private_keys(
-        kp, h(case["init_priv"]), h(case["encryption_priv"]), h(case["signature_priv"])
+        kp,
+        private_key(case["cipher_suite"], case["init_priv"]),
+        private_key(case["cipher_suite"], case["encryption_priv"]),
+        private_key(case["cipher_suite"], case["signature_priv"]),
     )
     psks = {h(p["psk_id"]): h(p["psk"]) for p in case["external_psks"]}
     tree = h(case["ratchet_tree"]) if case["ratchet_tree"] is not None else None

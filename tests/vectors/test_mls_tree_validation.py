@@ -10,7 +10,7 @@ signature with ``group_id`` as context (update/commit leaves) — i.e. the
 whole of :meth:`RatchetTree.validate`. We also check that the tree re-encodes
 to the given bytes and that a cold cache and a warm one agree.
 
-98 cases, 14 per suite (suites 1-3 run, 4-7 are skipped).
+98 cases, 14 per suite, suites 1-7 (all run).
 """
 
 from __future__ import annotations

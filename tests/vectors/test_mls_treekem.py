@@ -22,7 +22,7 @@ randomness), check the new tree (parent hashes, signatures, encoding
 round-trip) and that every other member derives our commit secret and the
 path secret we would put in its Welcome.
 
-77 cases, 11 per suite (suites 1-3 run, 4-7 are skipped).
+77 cases, 11 per suite, suites 1-7 (all run).
 """
 
 from __future__ import annotations

@@ -10,13 +10,14 @@ import pickle
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hpke as chpke
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cove.protocol.crypto import (
+    PQ_SUITES,
     SUPPORTED_SUITES,
     CipherSuite,
     FixedRandom,
@@ -36,6 +37,7 @@ from cove.protocol.crypto import (
     verify_with_label,
 )
 from cove.protocol.crypto import hpke as our_hpke
+from cove.protocol.crypto.dhkem import CURVE_ORDERS
 from cove.protocol.crypto.labels import encrypt_context, kdf_label, sign_content
 from cove.protocol.errors import (
     CryptoError,
@@ -44,28 +46,45 @@ from cove.protocol.errors import (
     UsageError,
 )
 
-SUITES = [1, 2, 3]
+PQ = 0xF001
+SUITES = [1, 2, 3, 4, 5, 6, 7, PQ]
+_HASH = {1: "sha256", 2: "sha256", 3: "sha256", 4: "sha512", 5: "sha512", 6: "sha512"}
+_HASH |= {7: "sha384", PQ: "sha256"}
+_HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
 
+# cryptography's HPKE has every Cove KEM but X448 (suites 4 and 6).
 _CRYPTOGRAPHY_HPKE = {
     1: (chpke.KEM.X25519, chpke.KDF.HKDF_SHA256, chpke.AEAD.AES_128_GCM),
     2: (chpke.KEM.P256, chpke.KDF.HKDF_SHA256, chpke.AEAD.AES_128_GCM),
     3: (chpke.KEM.X25519, chpke.KDF.HKDF_SHA256, chpke.AEAD.CHACHA20_POLY1305),
+    5: (chpke.KEM.P521, chpke.KDF.HKDF_SHA512, chpke.AEAD.AES_256_GCM),
+    7: (chpke.KEM.P384, chpke.KDF.HKDF_SHA384, chpke.AEAD.AES_256_GCM),
+    PQ: (chpke.KEM.MLKEM768_X25519, chpke.KDF.HKDF_SHA256, chpke.AEAD.AES_128_GCM),
 }
+INTEROP_SUITES = sorted(_CRYPTOGRAPHY_HPKE)
+_EC = {2: ec.SECP256R1(), 5: ec.SECP521R1(), 7: ec.SECP384R1()}
 
 
-def _their_private(
-    suite_id: int, private: bytes
-) -> x25519.X25519PrivateKey | ec.EllipticCurvePrivateKey:
-    if suite_id == 2:
-        return ec.derive_private_key(int.from_bytes(private, "big"), ec.SECP256R1())
+def _their_private(suite_id: int, private: bytes) -> object:
+    if suite_id in _EC:
+        return ec.derive_private_key(int.from_bytes(private, "big"), _EC[suite_id])
+    if suite_id == PQ:
+        expanded = hashlib.shake_256(private).digest(96)
+        return chpke.MLKEM768X25519PrivateKey(
+            mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]),
+            x25519.X25519PrivateKey.from_private_bytes(expanded[64:]),
+        )
     return x25519.X25519PrivateKey.from_private_bytes(private)
 
 
-def _their_public(
-    suite_id: int, public: bytes
-) -> x25519.X25519PublicKey | ec.EllipticCurvePublicKey:
-    if suite_id == 2:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)
+def _their_public(suite_id: int, public: bytes) -> object:
+    if suite_id in _EC:
+        return ec.EllipticCurvePublicKey.from_encoded_point(_EC[suite_id], public)
+    if suite_id == PQ:
+        return chpke.MLKEM768X25519PublicKey(
+            mlkem.MLKEM768PublicKey.from_public_bytes(public[:1184]),
+            x25519.X25519PublicKey.from_public_bytes(public[1184:]),
+        )
     return x25519.X25519PublicKey.from_public_bytes(public)
 
 
@@ -87,28 +106,44 @@ def test_cipher_suite_enum_names_and_values() -> None:
         (5, "MLS_256_DHKEMP521_AES256GCM_SHA512_P521"),
         (6, "MLS_256_DHKEMX448_CHACHA20POLY1305_SHA512_Ed448"),
         (7, "MLS_256_DHKEMP384_AES256GCM_SHA384_P384"),
+        (0xF001, "MLS_128_MLKEM768X25519_AES128GCM_SHA256_Ed25519"),
     ]
-    assert {1, 2, 3} == SUPPORTED_SUITES
+    assert set(SUITES) == SUPPORTED_SUITES
+    assert {0xF001} == PQ_SUITES
 
 
 @pytest.mark.parametrize(
-    ("suite_id", "nk", "kem_id", "aead_id", "npk", "sig"),
+    ("suite_id", "nh", "nk", "kem_id", "kdf_id", "aead_id", "npk", "nenc", "nsk", "sig"),
     [
-        (1, 16, 0x0020, 0x0001, 32, "ed25519"),
-        (2, 16, 0x0010, 0x0001, 65, "ecdsa_secp256r1_sha256"),
-        (3, 32, 0x0020, 0x0003, 32, "ed25519"),
+        (1, 32, 16, 0x0020, 1, 1, 32, 32, 32, "ed25519"),
+        (2, 32, 16, 0x0010, 1, 1, 65, 65, 32, "ecdsa_secp256r1_sha256"),
+        (3, 32, 32, 0x0020, 1, 3, 32, 32, 32, "ed25519"),
+        (4, 64, 32, 0x0021, 3, 2, 56, 56, 56, "ed448"),
+        (5, 64, 32, 0x0012, 3, 2, 133, 133, 66, "ecdsa_secp521r1_sha512"),
+        (6, 64, 32, 0x0021, 3, 3, 56, 56, 56, "ed448"),
+        (7, 48, 32, 0x0011, 2, 2, 97, 97, 48, "ecdsa_secp384r1_sha384"),
+        (0xF001, 32, 16, 0x647A, 1, 1, 1216, 1120, 32, "ed25519"),
     ],
 )
 def test_suite_parameters(
-    suite_id: int, nk: int, kem_id: int, aead_id: int, npk: int, sig: str
+    suite_id: int,
+    nh: int,
+    nk: int,
+    kem_id: int,
+    kdf_id: int,
+    aead_id: int,
+    npk: int,
+    nenc: int,
+    nsk: int,
+    sig: str,
 ) -> None:
     s = suite_for(suite_id)
     assert s.suite_id == suite_id
     assert s.name == CipherSuite(suite_id).name
-    assert (s.hash_length, s.aead_key_length, s.aead_nonce_length) == (32, nk, 12)
-    assert (s.kem_id, s.kdf_id, s.aead_id) == (kem_id, 0x0001, aead_id)
-    assert s.kem_public_key_length == s.kem_output_length == npk
-    assert s.kem_private_key_length == 32
+    assert (s.hash_length, s.aead_key_length, s.aead_nonce_length) == (nh, nk, 12)
+    assert (s.kem_id, s.kdf_id, s.aead_id) == (kem_id, kdf_id, aead_id)
+    assert (s.kem_public_key_length, s.kem_output_length) == (npk, nenc)
+    assert s.kem_private_key_length == nsk
     assert s.signature_name == sig
 
 
@@ -126,7 +161,7 @@ def test_suite_is_cached_immutable_and_picklable(suite_id: int) -> None:
     assert isinstance(s, Suite)
 
 
-@pytest.mark.parametrize("suite_id", [0, 4, 5, 6, 7, 8, 0x0A0A, 0xF000, 0xFFFF])
+@pytest.mark.parametrize("suite_id", [0, 8, 0x0A0A, 0x4D, 0xF000, 0xF002, 0xFFFF])
 def test_unsupported_suites(suite_id: int) -> None:
     with pytest.raises(UnsupportedCipherSuite) as info:
         suite_for(suite_id)
@@ -137,20 +172,23 @@ def test_unsupported_suites(suite_id: int) -> None:
 @pytest.mark.parametrize("suite_id", SUITES)
 def test_hash_mac_kdf_against_references(suite_id: int) -> None:
     s = suite_for(suite_id)
+    name, nh = _HASH[suite_id], s.hash_length
+    algorithm = _HASHES[name]
     data, key, salt, ikm, info = b"data", b"k" * 32, b"salt", b"ikm" * 11, b"info"
-    assert s.hash(data) == hashlib.sha256(data).digest()
-    assert s.mac(key, data) == hmac.new(key, data, hashlib.sha256).digest()
+    assert s.hash(data) == hashlib.new(name, data).digest()
+    assert len(s.hash(data)) == nh == algorithm.digest_size
+    assert s.mac(key, data) == hmac.new(key, data, name).digest()
     prk = s.kdf_extract(salt, ikm)
-    assert prk == hmac.new(salt, ikm, hashlib.sha256).digest()
+    assert prk == hmac.new(salt, ikm, name).digest()
     # Empty salt means Nh zero bytes (RFC 5869); cryptography's HKDF agrees.
-    assert s.kdf_extract(b"", ikm) == s.kdf_extract(bytes(32), ikm)
-    for length in (0, 1, 12, 16, 32, 33, 64, 100, 255 * 32):
-        theirs = HKDFExpand(hashes.SHA256(), length, info).derive(prk) if length else b""
+    assert s.kdf_extract(b"", ikm) == s.kdf_extract(bytes(nh), ikm)
+    for length in (0, 1, 12, 16, 32, 33, 48, 64, 65, 100, 255 * nh):
+        theirs = HKDFExpand(algorithm, length, info).derive(prk) if length else b""
         assert s.kdf_expand(prk, info, length) == theirs
-    full = HKDF(hashes.SHA256(), 48, salt, info).derive(ikm)
-    assert s.kdf_expand(s.kdf_extract(salt, ikm), info, 48) == full
+    full = HKDF(algorithm, 80, salt, info).derive(ikm)
+    assert s.kdf_expand(s.kdf_extract(salt, ikm), info, 80) == full
     with pytest.raises(UsageError):
-        s.kdf_expand(prk, info, 255 * 32 + 1)
+        s.kdf_expand(prk, info, 255 * nh + 1)
     with pytest.raises(UsageError):
         s.kdf_expand(prk, info, -1)
 
@@ -160,7 +198,7 @@ def test_aead_against_reference_and_tampering(suite_id: int) -> None:
     s = suite_for(suite_id)
     key = bytes(range(s.aead_key_length))
     nonce = bytes(range(12))
-    cls = ChaCha20Poly1305 if suite_id == 3 else AESGCM
+    cls = ChaCha20Poly1305 if suite_id in (3, 6) else AESGCM
     ct = s.aead_encrypt(key, nonce, b"aad", b"hello")
     assert ct == cls(key).encrypt(nonce, b"hello", b"aad")
     assert len(ct) == 5 + s.aead_tag_length
@@ -190,11 +228,11 @@ def test_signatures_round_trip_and_tampering(suite_id: int) -> None:
     s.check_signature_public_key(pub)
     sig = s.sign(priv, b"message")
     s.verify(pub, b"message", sig)
-    # Both schemes are deterministic here (Ed25519 by design, ECDSA by RFC 6979).
+    # Every scheme is deterministic here (EdDSA by design, ECDSA by RFC 6979).
     assert s.sign(priv, b"message") == sig
     with pytest.raises(CryptoError):
         s.verify(pub, b"messagE", sig)
-    for bad in (_flip(sig, -1), _flip(sig, 10), sig[:-1], sig + b"\x00", b"", bytes(64)):
+    for bad in (_flip(sig, -1), _flip(sig, 10), sig[:-1], sig + b"\x00", b"", bytes(len(sig))):
         with pytest.raises(CryptoError):
             s.verify(pub, b"message", bad)
     _, other_pub = s.generate_signature_key_pair(SeededRandom(b"other"))
@@ -210,14 +248,17 @@ def test_signatures_round_trip_and_tampering(suite_id: int) -> None:
         s.sign(priv[:-1], b"message")
 
 
-def test_ecdsa_encoding_is_der_and_uncompressed() -> None:
-    s = suite_for(2)
+@pytest.mark.parametrize(("suite_id", "size"), [(2, 32), (5, 66), (7, 48)])
+def test_ecdsa_encoding_is_der_and_uncompressed(suite_id: int, size: int) -> None:
+    s = suite_for(suite_id)
     priv, pub = s.generate_signature_key_pair(SeededRandom(b"ecdsa"))
-    assert len(pub) == 65 and pub[0] == 0x04
+    assert len(priv) == size
+    assert len(pub) == 1 + 2 * size and pub[0] == 0x04
     sig = s.sign(priv, b"m")
-    assert sig[0] == 0x30 and sig[1] == len(sig) - 2  # DER SEQUENCE
+    assert sig[0] == 0x30  # DER SEQUENCE (P-521 needs the long length form 0x81)
+    assert sig[1] == len(sig) - 2 or (sig[1] == 0x81 and sig[2] == len(sig) - 3)
     # A compressed point is refused even though it names the same key.
-    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), pub)
+    key = ec.EllipticCurvePublicKey.from_encoded_point(_EC[suite_id], pub)
     from cryptography.hazmat.primitives import serialization
 
     compressed = key.public_bytes(
@@ -230,10 +271,10 @@ def test_ecdsa_encoding_is_der_and_uncompressed() -> None:
 
     r, s_ = decode_dss_signature(sig)
     with pytest.raises(CryptoError):
-        s.verify(pub, b"m", r.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+        s.verify(pub, b"m", r.to_bytes(size, "big") + s_.to_bytes(size, "big"))
     # Out-of-range private scalars are refused.
-    order = our_hpke.P256_ORDER
-    for bad in (bytes(32), order.to_bytes(32, "big"), b"\xff" * 32):
+    order = CURVE_ORDERS[{2: "P-256", 5: "P-521", 7: "P-384"}[suite_id]]
+    for bad in (bytes(size), order.to_bytes(size, "big"), b"\xff" * size):
         with pytest.raises(UsageError):
             s.sign(bad, b"m")
 
@@ -241,7 +282,7 @@ def test_ecdsa_encoding_is_der_and_uncompressed() -> None:
 # --------------------------------------------------------------------------- HPKE interop
 
 
-@pytest.mark.parametrize("suite_id", SUITES)
+@pytest.mark.parametrize("suite_id", INTEROP_SUITES)
 def test_hpke_ours_to_cryptography(suite_id: int) -> None:
     s = suite_for(suite_id)
     theirs = chpke.Suite(*_CRYPTOGRAPHY_HPKE[suite_id])
@@ -253,7 +294,7 @@ def test_hpke_ours_to_cryptography(suite_id: int) -> None:
         assert theirs.decrypt(enc + ct, _their_private(suite_id, priv), info=info) == pt
 
 
-@pytest.mark.parametrize("suite_id", SUITES)
+@pytest.mark.parametrize("suite_id", INTEROP_SUITES)
 def test_hpke_cryptography_to_ours(suite_id: int) -> None:
     s = suite_for(suite_id)
     theirs = chpke.Suite(*_CRYPTOGRAPHY_HPKE[suite_id])
@@ -264,7 +305,7 @@ def test_hpke_cryptography_to_ours(suite_id: int) -> None:
         assert s.hpke_open(priv, blob[:n], info, b"", blob[n:]) == pt
 
 
-@pytest.mark.parametrize("suite_id", SUITES)
+@pytest.mark.parametrize("suite_id", INTEROP_SUITES)
 def test_encrypt_with_label_interop(suite_id: int) -> None:
     """EncryptWithLabel is SealBase with info = EncryptContext and empty AAD."""
     s = suite_for(suite_id)
@@ -310,31 +351,53 @@ def test_hpke_tampering(suite_id: int) -> None:
         s.hpke_open(priv[:-1], enc, b"info", b"aad", ct)
 
 
-@pytest.mark.parametrize("suite_id", [1, 3])
-def test_x25519_low_order_point_is_refused(suite_id: int) -> None:
+@pytest.mark.parametrize("suite_id", [1, 3, 4, 6])
+def test_x25519_and_x448_low_order_point_is_refused(suite_id: int) -> None:
     s = suite_for(suite_id)
     priv, _ = s.generate_kem_key_pair(SeededRandom(b"lo"))
-    zero_point = bytes(32)
+    zero_point = bytes(s.kem_public_key_length)
     with pytest.raises(CryptoError):
         s.hpke_open(priv, zero_point, b"", b"", bytes(32))
     with pytest.raises(CryptoError):
         s.hpke_seal(zero_point, b"", b"", b"x", SeededRandom(b"y"))
 
 
-def test_p256_invalid_points_are_refused() -> None:
-    s = suite_for(2)
+@pytest.mark.parametrize("suite_id", [2, 5, 7])
+def test_nist_curve_invalid_points_are_refused(suite_id: int) -> None:
+    s = suite_for(suite_id)
+    size = s.kem_private_key_length
     priv, pub = s.generate_kem_key_pair(SeededRandom(b"p256"))
     not_on_curve = pub[:-1] + bytes([pub[-1] ^ 1])
-    for bad in (not_on_curve, b"\x00" + pub[1:], pub[:33], b"\x04" + bytes(64)):
+    for bad in (not_on_curve, b"\x00" + pub[1:], pub[: size + 1], b"\x04" + bytes(2 * size)):
         with pytest.raises(CryptoError):
             s.check_kem_public_key(bad)
         with pytest.raises(CryptoError):
             s.hpke_seal(bad, b"", b"", b"x", SeededRandom(b"y"))
         with pytest.raises(CryptoError):
             s.hpke_open(priv, bad, b"", b"", bytes(32))
-    for bad_priv in (bytes(32), our_hpke.P256_ORDER.to_bytes(32, "big")):
+    order = CURVE_ORDERS[{2: "P-256", 5: "P-521", 7: "P-384"}[suite_id]]
+    for bad_priv in (bytes(size), order.to_bytes(size, "big"), bytes(size - 1)):
         with pytest.raises(UsageError):
             s.kem_public_key(bad_priv)
+
+
+def test_xwing_invalid_keys_and_ciphertexts_are_refused() -> None:
+    s = suite_for(PQ)
+    priv, pub = s.generate_kem_key_pair(SeededRandom(b"xwing"))
+    # The ML-KEM encapsulation key check (FIPS 203 §7.2): coefficients >= q are refused.
+    over_q = b"\xff" * 1184 + pub[1184:]
+    for bad in (pub[:-1], pub + b"\x00", b"", over_q):
+        with pytest.raises(CryptoError) as info:
+            s.check_kem_public_key(bad)
+        assert str(info.value) == "invalid X-Wing public key"
+        with pytest.raises(CryptoError):
+            s.hpke_seal(bad, b"", b"", b"x", SeededRandom(b"y"))
+    enc, ct = s.hpke_seal(pub, b"i", b"a", b"pt", SeededRandom(b"e"))
+    for bad_enc in (enc[:-1], enc + b"\x00", enc[:1088] + bytes(32)):
+        with pytest.raises(CryptoError):
+            s.hpke_open(priv, bad_enc, b"i", b"a", ct)
+    with pytest.raises(UsageError):
+        s.kem_public_key(priv[:-1])
 
 
 # --------------------------------------------------------------------------- HPKE known answers
@@ -440,12 +503,18 @@ def test_hpke_context_sequence_roles_and_export(suite_id: int) -> None:
         assert sender.export(ctx_bytes, length) == receiver.export(ctx_bytes, length)
         assert len(sender.export(ctx_bytes, length)) == length
     assert sender.export(b"a", 32) != sender.export(b"b", 32)
+    assert len(sender.export(b"", 255 * s.hash_length)) == 255 * s.hash_length
     with pytest.raises(UsageError):
-        sender.export(b"", 255 * 32 + 1)
+        sender.export(b"", 255 * s.hash_length + 1)
     # single-shot seal == context seal at sequence 0
     enc1, ct1 = s.hpke_seal(pub, b"info", b"aad", b"pt", SeededRandom(b"same"))
     enc2, ctx2 = s.hpke_setup_sender(pub, b"info", SeededRandom(b"same"))
-    assert (enc1, ct1) == (enc2, ctx2.seal(b"aad", b"pt"))
+    if suite_id in PQ_SUITES:
+        # X-Wing: OpenSSL draws the ML-KEM randomness, so two encapsulations differ
+        # even from the same provider; the X25519 half (last 32 bytes) is ours.
+        assert enc1 != enc2 and enc1[-32:] == enc2[-32:]
+    else:
+        assert (enc1, ct1) == (enc2, ctx2.seal(b"aad", b"pt"))
 
 
 def test_hpke_context_message_limit() -> None:
@@ -460,13 +529,47 @@ def test_hpke_context_message_limit() -> None:
 
 
 def test_hpke_registry_errors() -> None:
-    with pytest.raises(UsageError):
-        our_hpke.hpke_suite(0x0021, 1, 1)  # X448 not built
-    with pytest.raises(UsageError):
-        our_hpke.hpke_suite(0x0020, 0x0011, 1)
-    with pytest.raises(UsageError):
-        our_hpke.hpke_suite(0x0020, 1, 0xFFFF)  # export-only AEAD not built
+    for kem, kdf, aead in (
+        (0x0030, 1, 1),  # X25519Kyber768Draft00: not built
+        (0x0041, 1, 1),  # pure ML-KEM-768: not built
+        (0x0020, 0x0010, 1),  # SHAKE128: not built
+        (0x0020, 0x0004, 1),
+        (0x0020, 1, 0x0004),
+    ):
+        with pytest.raises(UsageError) as info:
+            our_hpke.hpke_suite(kem, kdf, aead)
+        assert "unsupported HPKE" in str(info.value)
     assert our_hpke.hpke_suite(0x0020, 1, 1) is suite_for(1).hpke
+    assert our_hpke.hpke_suite(0x0021, 3, 2) is suite_for(4).hpke
+    assert our_hpke.hpke_suite(0x647A, 1, 1) is suite_for(0xF001).hpke
+    # SHAKE256 (one-stage) has no Extract/Expand: its key schedule is LabeledDerive
+    shake = our_hpke.hpke_suite(0x647A, 0x0011, 3)
+    assert shake.kdf.one_stage
+    with pytest.raises(UsageError):
+        shake.key_schedule_inputs(bytes(32), b"")
+    # the export-only AEAD exports and refuses to seal or open
+    priv, pub = suite_for(1).derive_key_pair(b"export-only")
+    export_only = our_hpke.hpke_suite(0x0020, 1, 0xFFFF)
+    enc, sender = export_only.setup_base_sender(pub, b"", bytes(32))
+    receiver = export_only.setup_base_receiver(enc, priv, b"")
+    assert sender.export(b"c", 32) == receiver.export(b"c", 32)
+    with pytest.raises(UsageError) as refused:
+        sender.seal(b"", b"x")
+    assert str(refused.value) == "an export-only HPKE context cannot seal"
+    with pytest.raises(UsageError) as refused:
+        receiver.open(b"", bytes(16))
+    assert str(refused.value) == "an export-only HPKE context cannot open"
+
+
+@pytest.mark.parametrize(("curve", "name"), [("P-256", "SECP256R1"), ("P-384", "SECP384R1"),
+                                             ("P-521", "SECP521R1")])  # fmt: skip
+def test_curve_orders_are_the_group_orders(curve: str, name: str) -> None:
+    """(n - 1)·G = -G: same x, other y; so n is the order (it is prime) and d < n is right."""
+    n = CURVE_ORDERS[curve]
+    one = ec.derive_private_key(1, getattr(ec, name)()).public_key().public_numbers()
+    minus_one = ec.derive_private_key(n - 1, getattr(ec, name)()).public_key().public_numbers()
+    assert one.x == minus_one.x and one.y != minus_one.y
+    assert n.bit_length() == {"P-256": 256, "P-384": 384, "P-521": 521}[curve]
 
 
 @pytest.mark.parametrize("suite_id", SUITES)
@@ -577,9 +680,10 @@ def test_key_generation_reproducible_from_seed(suite_id: int) -> None:
     )
     assert s.generate_kem_key_pair(SeededRandom(1)) == s.generate_kem_key_pair(SeededRandom(1))
     _, pub = s.generate_kem_key_pair(SeededRandom(2))
-    assert s.hpke_seal(pub, b"", b"", b"m", SeededRandom(3)) == s.hpke_seal(
-        pub, b"", b"", b"m", SeededRandom(3)
-    )
+    one = s.hpke_seal(pub, b"", b"", b"m", SeededRandom(3))
+    two = s.hpke_seal(pub, b"", b"", b"m", SeededRandom(3))
+    # X-Wing is the exception (ML-KEM randomness comes from OpenSSL, see xwing.py).
+    assert (one == two) is (suite_id not in PQ_SUITES)
 
 
 def test_fixed_and_os_random() -> None:
@@ -667,7 +771,7 @@ def test_kdf_expand_matches_cryptography(
     suite_id: int, prk: bytes, info: bytes, length: int
 ) -> None:
     ours = suite_for(suite_id).kdf_expand(prk, info, length)
-    assert ours == HKDFExpand(hashes.SHA256(), length, info).derive(prk)
+    assert ours == HKDFExpand(_HASHES[_HASH[suite_id]], length, info).derive(prk)
 
 
 @settings(max_examples=25, deadline=None)
