@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cove.client import records as R
-from cove.client.service import CoveClient
+from cove.client import CoveClient
 from cove.protocol.wire import envelopes as E
 from tests.support.relay_process import RelayProcess
 

@@ -1,0 +1,7 @@
+"""``python -m cove.client.cli``."""
+
+import sys
+
+from cove.client.cli import main
+
+sys.exit(main())
