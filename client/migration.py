@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 from cove.client.account import ACCOUNT, SELF, Account
 from cove.client.errors import StoreDamaged

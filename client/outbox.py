@@ -90,7 +90,8 @@ ENTRY_KINDS = (ApplicationEntry, HandshakeEntry, CommitEntry)
 
 
 def unpack_entry(data: bytes) -> OutboxEntry:
-    return unpack_union(data, ENTRY_KINDS)
+    entry: OutboxEntry = unpack_union(data, ENTRY_KINDS)  # type: ignore[assignment]
+    return entry
 
 
 @dataclass(frozen=True, slots=True)

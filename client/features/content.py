@@ -15,16 +15,18 @@ enforce the rules (a sender's client could skip them):
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from cove.client.context import Context
 from cove.client.errors import NoPermission, UnknownMessage, UsageProblem
 from cove.client.features import Feature, Incoming, register
 from cove.client.messages import MessageStore, Stored
 from cove.client.records import MessageView
 from cove.protocol import RandomProvider
 from cove.protocol.app import (
+    AppRecord,
     AttachmentRef,
     DirectMessage,
     Edit,
@@ -238,15 +240,21 @@ FEATURE = register(
 class Content:
     """Sending content and reading it back (the facade's new_thread … read)."""
 
-    def __init__(self, ctx: Any, messages: MessageStore, send: Any, upload: Any) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        messages: MessageStore,
+        send: Callable[[bytes, AppRecord], Awaitable[bytes]],
+        upload: Callable[[bytes, Sequence[Path]], Awaitable[list[AttachmentRef]]],
+    ) -> None:
         self.ctx = ctx
         self.messages = messages
-        self._send = send  # async (group_id, AppRecord) -> bytes
-        self._upload = upload  # async (group_id, paths) -> list[AttachmentRef]
+        self._send = send
+        self._upload = upload
 
     @property
     def now(self) -> int:
-        return int(self.ctx.clock.now())
+        return self.ctx.clock.now()
 
     async def new_thread(
         self, group_id: bytes, title: str, body: str, attachments: Sequence[Path]

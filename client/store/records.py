@@ -22,7 +22,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 from cove.protocol.errors import DecodeError
 from cove.protocol.wire.schema import Int, Spec, unpack
