@@ -22,7 +22,7 @@ from cove.client.errors import (
 )
 from cove.client.profile import SUITE
 from cove.client.session import client_error
-from cove.client.store import Store, StoreCorrupted, StoreLocked, Txn, WrongPassphrase
+from cove.client.store import KdfParams, Store, StoreCorrupted, StoreLocked, Txn, WrongPassphrase
 from cove.client.store.records import StoreRecord
 from cove.client.transport import RelayError, RelayTransport, RelayUnreachable
 from cove.protocol import OsRandom
@@ -91,11 +91,13 @@ def store_path(home: Path) -> Path:
     return home / STORE_FILE
 
 
-async def open_store(home: Path, passphrase: str) -> Store:
+async def open_store(home: Path, passphrase: str, kdf_floor: KdfParams | None = None) -> Store:
     path = store_path(home)
     if not path.exists():
         raise NotInitialized(f"no Cove account in {home}; run 'cove init' first")
     try:
+        if kdf_floor is not None:
+            return await Store.open(path, passphrase, kdf_floor=kdf_floor)
         return await Store.open(path, passphrase)
     except WrongPassphrase:
         raise WrongPassphraseError("wrong passphrase") from None

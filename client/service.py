@@ -39,7 +39,7 @@ from cove.client.migration import migrate
 from cove.client.outbox import Outbox
 from cove.client.records import GroupView, MemberView, MessageView
 from cove.client.session import RelaySession
-from cove.client.store import Store
+from cove.client.store import KdfParams, Store
 from cove.client.sync.listen import OnMessage, OnStatus
 from cove.client.sync.listen import listen as listen_loop
 from cove.client.sync.runner import Applied, SyncReport, SyncRunner
@@ -122,8 +122,17 @@ class CoveClient:
         return acct.store_path(home)
 
     @classmethod
-    async def open(cls, home: Path, passphrase: str, *, clock: Clock | None = None) -> CoveClient:
-        store = await acct.open_store(home, passphrase)
+    async def open(
+        cls,
+        home: Path,
+        passphrase: str,
+        *,
+        clock: Clock | None = None,
+        kdf_floor: KdfParams | None = None,
+    ) -> CoveClient:
+        """Open the account in ``home`` (migrating a store an older Cove wrote).
+        ``kdf_floor``: see :meth:`Store.open` (tests only)."""
+        store = await acct.open_store(home, passphrase, kdf_floor)
         try:
             rng = OsRandom()
             await migrate(store, rng)

@@ -1,0 +1,61 @@
+"""Typed store records: tagged, versioned, strictly decoded."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from cove.client.group_state import GroupRecord
+from cove.client.outbox import ApplicationEntry, CommitEntry, HandshakeEntry, unpack_entry
+from cove.client.store import StoreCorrupted
+from cove.client.trust import Pin
+
+
+def _pack(obj: object) -> bytes:
+    return bytes(msgpack.packb(obj, use_bin_type=True))
+
+
+def test_round_trip_and_the_tag() -> None:
+    pin = Pin("bob", b"k" * 32)
+    data = pin.pack()
+    assert msgpack.unpackb(data)["k"] == "pin" and msgpack.unpackb(data)["v"] == 1
+    assert Pin.unpack(data) == pin
+    record = GroupRecord(b"g" * 16, seq=5, handshake=3)
+    record.add_own(9)
+    back = GroupRecord.unpack(record.pack())
+    assert back == record and back.cursor().own == {9}
+
+
+def test_outbox_entries_are_a_tagged_union() -> None:
+    entries = [
+        ApplicationEntry(b"g" * 16, b"k" * 16, b"m", b"r" * 16),
+        HandshakeEntry(b"g" * 16, b"k" * 16, b"m", 4),
+        CommitEntry(b"g" * 16, b"k" * 16, b"m", 4, b"before", b"after", None, (b"d" * 16,)),
+    ]
+    assert [unpack_entry(e.pack()) for e in entries] == entries
+    with pytest.raises(StoreCorrupted, match="unknown kind 'poll'"):
+        unpack_entry(_pack({"k": "poll", "v": 1}))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"k": "pin", "v": 2, "handle": "bob", "identity_key": b"k"},
+            "has version 2; this Cove reads up to 1",
+        ),
+        ({"k": "group", "v": 1, "handle": "bob", "identity_key": b"k"}, "not a pin record"),
+        ({"k": "pin", "v": 1, "handle": "bob"}, "missing field 'identity_key'"),
+        ({"k": "pin", "v": 1, "handle": 7, "identity_key": b"k"}, "pin.handle: expected a string"),
+        (
+            {"k": "pin", "v": 1, "handle": "bob", "identity_key": b"k", "verified": False, "x": 1},
+            "unknown fields",
+        ),
+        ([1, 2], "not a map"),
+    ],
+)
+def test_damaged_records_are_refused(value: object, message: str) -> None:
+    with pytest.raises(StoreCorrupted, match=message):
+        Pin.unpack(_pack(value))
+    with pytest.raises(StoreCorrupted, match="damaged"):
+        Pin.unpack(b"\xc1")
