@@ -59,8 +59,10 @@ async def _format_1_store(home: Path) -> dict[str, Any]:
     meta = GroupMetadata(GroupKind.GROUP, "Tuesdays", "pacing and rest")
     group = Group.create(1, gid, ident.credential(), rng, signature_private=dpriv,
                          extensions=[meta.extension()], now=NOW)  # fmt: skip
-    att = AttachmentRef(blob_id=b"B" * 16, key=b"K" * 32, sha256=b"S" * 32, size=10,
-                        media_type="text/plain", file_name="notes.txt", chunk_size=65536)  # fmt: skip
+    att = AttachmentRef(
+        blob_id=b"B" * 16, key=b"K" * 32, sha256=b"S" * 32, size=10,
+        media_type="text/plain", file_name="notes.txt", chunk_size=65536,
+    )  # fmt: skip
     root = ThreadRoot(id=b"T" * 16, sent_at=NOW, title="Pacing", body="", attachments=(att,))
     post = Post(id=b"P" * 16, sent_at=NOW + 1, thread=root.id, body="hello")
     react = Reaction(id=b"R" * 16, sent_at=NOW + 2, target=post.id, emoji="💜")
@@ -86,9 +88,10 @@ async def _format_1_store(home: Path) -> dict[str, Any]:
                       "message": b"m1", "record_id": react.id}))  # fmt: skip
         await txn.put("outbox", b"2" * 16, _pack({"group": gid, "key": b"2" * 16,
                       "message": b"m2", "position": 2, "handshake": True}))  # fmt: skip
-        await txn.put("outbox", b"3" * 16, _pack({"group": gid, "key": b"3" * 16,
-                      "message": b"m3", "position": 2, "before": snap, "after": snap,
-                      "welcome": b"w", "welcome_devices": [b"d" * 16], "remove": None}))  # fmt: skip
+        commit = {"group": gid, "key": b"3" * 16, "message": b"m3", "position": 2,
+                  "before": snap, "after": snap, "welcome": b"w",
+                  "welcome_devices": [b"d" * 16], "remove": None}  # fmt: skip
+        await txn.put("outbox", b"3" * 16, _pack(commit))
         await txn.put("quarantine", gid + (4).to_bytes(8, "big"),
                       _pack({"group": gid, "seq": 4, "reason": "bad", "message": b"x"}),
                       partition=gid, order=1)  # fmt: skip
