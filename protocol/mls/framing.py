@@ -67,6 +67,13 @@ class SenderType(IntEnum):
 Content: TypeAlias = bytes | Proposal | Commit
 
 
+def _content_repr(content: Content) -> str:
+    """Application data is plaintext: its repr shows only its length."""
+    if isinstance(content, bytes):
+        return f"<{len(content)} bytes of application data redacted>"
+    return repr(content)
+
+
 def content_type_of(content: Content) -> ContentType:
     """The ContentType of a content value (``bytes`` is application data)."""
     if isinstance(content, bytes):
@@ -172,7 +179,7 @@ class Sender(Struct):
         raise r.error(f"unknown sender type {sender_type}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class FramedContent(Struct):
     """::
 
@@ -200,6 +207,13 @@ class FramedContent(Struct):
     @property
     def content_type(self) -> ContentType:
         return content_type_of(self.content)
+
+    def __repr__(self) -> str:
+        return (
+            f"FramedContent(group_id={self.group_id.hex()}, epoch={self.epoch}, "
+            f"sender={self.sender!r}, authenticated_data=<{len(self.authenticated_data)} bytes>, "
+            f"content={_content_repr(self.content)})"
+        )
 
     def encode(self, w: Writer) -> None:
         w.opaque(self.group_id)
@@ -543,7 +557,7 @@ class PrivateMessage(Struct):
         return SenderDataAAD(self.group_id, self.epoch, self.content_type).to_bytes()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class PrivateMessageContent:
     """The plaintext of ``PrivateMessage.ciphertext``::
 
@@ -578,6 +592,11 @@ class PrivateMessageContent:
     @property
     def content_type(self) -> ContentType:
         return content_type_of(self.content)
+
+    def __repr__(self) -> str:
+        return (
+            f"PrivateMessageContent(content={_content_repr(self.content)}, padding={self.padding})"
+        )
 
     def encode(self, w: Writer) -> None:
         _write_content(w, self.content)

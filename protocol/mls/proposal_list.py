@@ -149,7 +149,7 @@ def validate_proposal_list(
                 members=members,
             )
         elif isinstance(body, Remove):
-            if tree.leaf(LeafIndex(body.removed)) is None:
+            if body.removed >= tree.n_leaves or tree.leaf(LeafIndex(body.removed)) is None:
                 raise _fail("V-PROP-007", "a Remove for a blank or absent leaf")
             if body.removed == committer_leaf:
                 raise _fail("V-PROP-008", "the committer cannot remove itself")

@@ -26,7 +26,8 @@ before any derivation, so a huge generation costs nothing.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeVar
@@ -77,7 +78,7 @@ class _Ratchet:
 class SecretTree:
     """Lazily expanded secret tree for a group of ``n_leaves`` (a power of two) leaves."""
 
-    __slots__ = ("_config", "_n_leaves", "_nodes", "_ratchets", "_suite")
+    __slots__ = ("_config", "_journal", "_n_leaves", "_nodes", "_ratchets", "_suite")
 
     def __init__(
         self,
@@ -93,6 +94,8 @@ class SecretTree:
         self._config = config or SecretTreeConfig()
         self._nodes: dict[int, bytes] = {tm.root(n_leaves): encryption_secret}
         self._ratchets: dict[tuple[int, RatchetType], _Ratchet] = {}
+        #: Undo records of the open transaction (None: no transaction).
+        self._journal: list[Callable[[], None]] | None = None
 
     def __repr__(self) -> str:
         return f"SecretTree(n_leaves={self._n_leaves}, <redacted>)"
@@ -111,10 +114,63 @@ class SecretTree:
             raise StateError(f"the secrets of leaf {leaf} were already consumed")
         suite, nh = self._suite, self._suite.hash_length
         for x in reversed(path[1 : top + 1]):
-            secret = self._nodes.pop(x)
-            self._nodes[tm.left(x)] = expand_with_label(suite, secret, b"tree", b"left", nh)
-            self._nodes[tm.right(x)] = expand_with_label(suite, secret, b"tree", b"right", nh)
-        return self._nodes.pop(node)
+            secret = self._pop_node(x)
+            self._set_node(tm.left(x), expand_with_label(suite, secret, b"tree", b"left", nh))
+            self._set_node(tm.right(x), expand_with_label(suite, secret, b"tree", b"right", nh))
+        return self._pop_node(node)
+
+    # -- transactions ---------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Changes made inside are undone if the block raises (nested blocks join the
+        outer one). The undo log holds only what was touched: O(changes), never O(n)."""
+        if self._journal is not None:
+            yield
+            return
+        journal: list[Callable[[], None]] = []
+        self._journal = journal
+        try:
+            yield
+        except BaseException:
+            for undo in reversed(journal):
+                undo()
+            raise
+        finally:
+            self._journal = None
+
+    def _set_node(self, x: int, secret: bytes) -> None:
+        if self._journal is not None:
+            self._journal.append(self._node_restorer(x))
+        self._nodes[x] = secret
+
+    def _pop_node(self, x: int) -> bytes:
+        if self._journal is not None:
+            self._journal.append(self._node_restorer(x))
+        return self._nodes.pop(x)
+
+    def _node_restorer(self, x: int) -> Callable[[], None]:
+        old = self._nodes.get(x)
+        nodes = self._nodes
+
+        def undo() -> None:
+            if old is None:
+                nodes.pop(x, None)
+            else:
+                nodes[x] = old
+
+        return undo
+
+    def _touch(self, key: tuple[int, RatchetType], r: _Ratchet) -> None:
+        """Record ``r``'s state before it changes (O(kept skipped keys))."""
+        if self._journal is None:
+            return
+        generation, secret, skipped = r.generation, r.secret, OrderedDict(r.skipped)
+
+        def undo() -> None:
+            r.generation, r.secret, r.skipped = generation, secret, skipped
+
+        self._journal.append(undo)
 
     def _ratchet(self, leaf: int, kind: RatchetType) -> _Ratchet:
         ratchet = self._ratchets.get((leaf, kind))
@@ -124,11 +180,19 @@ class SecretTree:
             raise StateError(f"leaf {leaf} is outside the tree")
         leaf_secret = self._leaf_secret(leaf)
         nh = self._suite.hash_length
+        ratchets = self._ratchets
         for k, label in _RATCHET_LABELS.items():
-            self._ratchets[(leaf, k)] = _Ratchet(
+            ratchets[(leaf, k)] = _Ratchet(
                 expand_with_label(self._suite, leaf_secret, label, b"", nh)
             )
-        return self._ratchets[(leaf, kind)]
+        if self._journal is not None:
+
+            def undo() -> None:
+                for k in _RATCHET_LABELS:
+                    ratchets.pop((leaf, k), None)
+
+            self._journal.append(undo)
+        return ratchets[(leaf, kind)]
 
     # -- ratchet steps --------------------------------------------------------
 
@@ -148,6 +212,7 @@ class SecretTree:
         generation = r.generation
         if generation >= 0xFFFFFFFF:
             raise StateError("ratchet exhausted; a new epoch is needed")
+        self._touch((leaf, kind), r)
         key, nonce, r.secret = self._step(r.secret, generation)
         r.generation = generation + 1
         return generation, key, nonce
@@ -170,6 +235,7 @@ class SecretTree:
             if keys is None:
                 raise StateError("generation already used or outside the window")
             result = use(*keys)
+            self._touch((leaf, kind), r)
             del r.skipped[generation]
             return result
         if generation - r.generation > self._config.max_forward_distance:
@@ -181,6 +247,7 @@ class SecretTree:
             skipped.append((g, (key, nonce)))
         key, nonce, next_secret = self._step(secret, generation)
         result = use(key, nonce)
+        self._touch((leaf, kind), r)
         r.secret = next_secret
         r.generation = generation + 1
         limit = self._config.max_skipped_keys

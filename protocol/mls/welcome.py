@@ -61,11 +61,14 @@ class GroupInfo(Struct):
         return w.getvalue()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class PathSecret(Struct):
-    """``struct { opaque path_secret<V>; } PathSecret;``"""
+    """``struct { opaque path_secret<V>; } PathSecret;`` (secret: the repr is redacted)"""
 
     path_secret: bytes
+
+    def __repr__(self) -> str:
+        return "PathSecret(<redacted>)"
 
     def encode(self, w: Writer) -> None:
         w.opaque(self.path_secret)
@@ -75,7 +78,7 @@ class PathSecret(Struct):
         return cls(r.opaque())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class GroupSecrets(Struct):
     """::
 
@@ -89,6 +92,10 @@ class GroupSecrets(Struct):
     joiner_secret: bytes
     path_secret: PathSecret | None = None
     psks: tuple[PreSharedKeyID, ...] = ()
+
+    def __repr__(self) -> str:
+        path = "<redacted>" if self.path_secret is not None else None
+        return f"GroupSecrets(joiner_secret=<redacted>, path_secret={path}, psks={len(self.psks)})"
 
     def encode(self, w: Writer) -> None:
         w.opaque(self.joiner_secret)

@@ -46,6 +46,8 @@ class GroupMachine(RuleBasedStateMachine):
         # removal, index in after_removal of the first message it must not open)
         self.removed: dict[str, tuple[Group, Group, int]] = {}
         self.after_removal: list[bytes] = []  # messages removed members must not open
+        # name -> (state_serial, epoch_state) at the last check: same serial, same bytes
+        self.epoch_parts: dict[str, tuple[int, bytes]] = {}
 
     def _name(self) -> str:
         self.counter += 1
@@ -146,7 +148,19 @@ class GroupMachine(RuleBasedStateMachine):
         group = self.members[name]
         restored = Group.from_bytes(group.to_bytes(), self.rng)
         assert restored.to_bytes() == group.to_bytes()
-        self.members[name] = restored
+        # ... and from the two parts the client stores separately.
+        parts = Group.from_state(group.epoch_state(), group.message_state(), self.rng)
+        assert parts.to_bytes() == group.to_bytes()
+        self.members[name] = parts if pick % 2 else restored
+
+    @invariant()
+    def epoch_part_changes_only_with_the_serial(self) -> None:
+        for name, group in self.members.items():
+            now = (group.state_serial, group.epoch_state())
+            seen = self.epoch_parts.get(name)
+            if seen is not None and seen[0] == now[0]:
+                assert seen[1] == now[1], "epoch_state changed without state_serial"
+            self.epoch_parts[name] = now
 
     @invariant()
     def members_agree(self) -> None:
