@@ -4,15 +4,18 @@ Collections (key: the group id):
 
 * ``group`` — :class:`GroupRecord`: cursor, kind (group or private conversation),
   peer, active, the key-update schedule, and the group's name, description,
-  member count and epoch as of the last saved state (so listing and naming
+  member count and epoch as of the last epoch change (so listing and naming
   groups never decodes MLS state — a group we left has none);
-* ``group_state`` — :class:`GroupState`: the MLS snapshot (``Group.to_bytes``),
-  written with the group record in the same transaction. ``GroupRecord.state_version``
-  counts the writes, so a loaded :class:`Group` is reused while it matches.
+* ``group_epoch`` — :class:`EpochPart`: ``Group.epoch_state()`` (trees, context,
+  epoch secrets, proposals, pending commit: O(members)), written only when
+  ``Group.state_serial`` differs from the stored serial;
+* ``group_secrets`` — :class:`MessagePart`: ``Group.message_state()`` (the secret
+  trees: independent of the member count), written after every message.
 
-The split of the state into a once-per-epoch part and a per-message part
-(contract C1, ``docs/decisions/0011-client-layout-and-store-records.md``) keeps
-these two collections and adds ``group_secrets``.
+All three are written in the same transaction; ``Group.from_state`` refuses a pair
+whose serials differ. ``GroupRecord.state_version`` counts the writes, so a loaded
+:class:`Group` is reused while it matches (contract C1,
+``docs/decisions/0011-client-layout-and-store-records.md``).
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from cove.protocol.group_metadata import GroupKind, GroupMetadata
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.wire.schema import Bool, Bytes, Int, Str
 
-GROUP, GROUP_STATE = "group", "group_state"
+GROUP, GROUP_EPOCH, GROUP_SECRETS = "group", "group_epoch", "group_secrets"
 I63 = 2**63 - 1
 _OWN_MAX = 1 << 20  # acknowledged own posts not yet passed by the cursor
+_STATE_MAX = 256 << 20
 
 
 @dataclass(slots=True)
@@ -58,6 +62,8 @@ class GroupRecord(StoreRecord):
     state_version: Annotated[int, Int(0, I63)] = 0
     #: who removed us (a handle), when we were removed by a commit we processed
     removed_by: Annotated[str | None, Str(0, 64)] = None
+    #: the ``state_serial`` of the stored epoch part (None: none stored)
+    epoch_serial: Annotated[int | None, Int(0, I63)] = None
 
     def cursor(self) -> Cursor:
         own = {v for (v,) in struct.iter_unpack(">Q", self.own)}
@@ -74,11 +80,21 @@ class GroupRecord(StoreRecord):
 
 
 @dataclass(slots=True)
-class GroupState(StoreRecord):
-    KIND: ClassVar[str] = "group_state"
-    MAX_BYTES: ClassVar[int] = 256 << 20
+class EpochPart(StoreRecord):
+    KIND: ClassVar[str] = "group_epoch"
+    MAX_BYTES: ClassVar[int] = _STATE_MAX + 64
 
-    snapshot: Annotated[bytes, Bytes(1, 256 << 20)]
+    serial: Annotated[int, Int(0, I63)]
+    state: Annotated[bytes, Bytes(1, _STATE_MAX)]
+
+
+@dataclass(slots=True)
+class MessagePart(StoreRecord):
+    KIND: ClassVar[str] = "group_secrets"
+    MAX_BYTES: ClassVar[int] = _STATE_MAX + 64
+
+    serial: Annotated[int, Int(0, I63)]
+    state: Annotated[bytes, Bytes(1, _STATE_MAX)]
 
 
 def metadata(group: Group) -> GroupMetadata:
@@ -117,40 +133,53 @@ class GroupStates:
         cached = self._cache.pop(group_id, None)
         if cached is not None and cached[0] == record.state_version and record.active:
             return record, cached[1]
-        data = await txn.get(GROUP_STATE, group_id)
-        if data is None or not record.active:
+        epoch = await txn.get(GROUP_EPOCH, group_id)
+        secrets = await txn.get(GROUP_SECRETS, group_id)
+        if epoch is None or secrets is None or not record.active:
             raise NotAMember("you are no longer a member of this group")
-        state = GroupState.unpack(data)
-        return record, Group.from_bytes(state.snapshot, self.rng, credential_validator=validator)
+        group = Group.from_state(
+            EpochPart.unpack(epoch).state, MessagePart.unpack(secrets).state, self.rng,
+            credential_validator=validator,
+        )  # fmt: skip
+        return record, group
 
     def keep(self, record: GroupRecord, group: Group) -> None:
         """Put an unchanged loaded group back into the cache."""
         self._cache[record.group_id] = (record.state_version, group)
 
     async def save(self, txn: Txn, record: GroupRecord, group: Group | None = None) -> None:
-        """Write the record, and the group's state and what it shows, if given."""
+        """Write the record and, if given, the group's state: the epoch part (and what
+        the list of groups shows) only when its serial changed, the message part always."""
         if group is not None:
-            meta = metadata(group)
+            serial = group.state_serial
             record.active = group.active
-            record.name, record.description = meta.name, meta.description
-            record.members, record.epoch = len(group.members()), group.epoch
+            if record.epoch_serial != serial:
+                meta = metadata(group)
+                record.name, record.description = meta.name, meta.description
+                record.members, record.epoch = len(group.members()), group.epoch
+                part = EpochPart(serial, group.epoch_state())
+                await txn.put(GROUP_EPOCH, record.group_id, part.pack())
+                record.epoch_serial = serial
+            secrets = MessagePart(serial, group.message_state())
+            await txn.put(GROUP_SECRETS, record.group_id, secrets.pack())
             record.state_version += 1
-            await txn.put(GROUP_STATE, record.group_id, GroupState(group.to_bytes()).pack())
         await txn.put(GROUP, record.group_id, record.pack())
         if group is not None:
             self._cache[record.group_id] = (record.state_version, group)
 
     async def save_snapshot(self, txn: Txn, record: GroupRecord, snapshot: bytes) -> None:
-        """Store a snapshot taken with ``Group.to_bytes`` (the state before a commit)."""
-        record.state_version += 1
-        await txn.put(GROUP_STATE, record.group_id, GroupState(snapshot).pack())
-        await txn.put(GROUP, record.group_id, record.pack())
-        self._cache.pop(record.group_id, None)
+        """Store a state taken with ``Group.to_bytes`` (before or after a commit)."""
+        record.epoch_serial = None  # written again whatever its serial
+        await self.save(
+            txn, record, Group.from_bytes(snapshot, self.rng, credential_validator=validator)
+        )
 
     async def forget(self, txn: Txn, record: GroupRecord) -> None:
         """We are out of the group: no MLS state (no secret) of it stays."""
         record.active = False
         record.state_version += 1
-        await txn.delete(GROUP_STATE, record.group_id)
+        record.epoch_serial = None
+        await txn.delete(GROUP_EPOCH, record.group_id)
+        await txn.delete(GROUP_SECRETS, record.group_id)
         await txn.put(GROUP, record.group_id, record.pack())
         self._cache.pop(record.group_id, None)

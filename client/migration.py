@@ -18,15 +18,14 @@ import msgpack  # type: ignore[import-untyped]
 
 from cove.client.account import ACCOUNT, SELF, Account
 from cove.client.errors import StoreDamaged
-from cove.client.group_state import GROUP, GROUP_STATE, GroupRecord, GroupState, metadata
+from cove.client.group_state import GROUP, GroupRecord, GroupStates
 from cove.client.key_packages import BUNDLE, Bundle
 from cove.client.messages import MESSAGE, QUARANTINE, MessageRow, QuarantineRow
 from cove.client.outbox import OUTBOX, ApplicationEntry, CommitEntry, HandshakeEntry, OutboxEntry
-from cove.client.profile import validator
 from cove.client.store import Store, Txn
 from cove.client.store.records import FORMAT, FormatRecord
 from cove.client.trust import PIN, Pin
-from cove.protocol import CoveError, Group, RandomProvider
+from cove.protocol import CoveError, RandomProvider
 from cove.protocol.app import (
     AppRecord,
     AttachmentRef,
@@ -90,6 +89,7 @@ async def _from_format_1(txn: Txn, rng: RandomProvider) -> None:
         await txn.put(BUNDLE, key, Bundle(data, bool(last_resort)).pack())
     for key, value in await txn.scan(OUTBOX):
         await txn.put(OUTBOX, key, _outbox_entry(_old(value)).pack())
+    states = GroupStates(rng)
     for key, value in await txn.scan(GROUP):
         gid, snap, seq, hs, own, kind, peer, active, last, sent, needs = _old(value)
         record = GroupRecord(
@@ -100,18 +100,10 @@ async def _from_format_1(txn: Txn, rng: RandomProvider) -> None:
         c.own = set(own)
         record.set_cursor(c)
         if snap:
-            group = Group.from_bytes(snap, rng, credential_validator=validator)
-            meta = metadata(group)
-            record.name, record.description = meta.name, meta.description
-            record.members, record.epoch, record.state_version = (
-                len(group.members()),
-                group.epoch,
-                1,
-            )
-            await txn.put(GROUP_STATE, gid, GroupState(snap).pack())
+            await states.save_snapshot(txn, record, snap)
         else:
             record.active = False
-        await txn.put(GROUP, key, record.pack())
+            await txn.put(GROUP, key, record.pack())
         await _messages(txn, gid)
         for qkey, qvalue in await txn.scan(QUARANTINE, partition=gid):
             q = _old(qvalue)

@@ -27,7 +27,6 @@ from cove.client.context import Context
 from cove.client.errors import ClientError, NotAMember
 from cove.client.group_state import GroupStates
 from cove.client.messages import MessageStore
-from cove.client.profile import validator
 from cove.client.session import RelayError, client_error
 from cove.client.store import Txn
 from cove.client.store.records import StoreRecord, unpack_union
@@ -242,8 +241,7 @@ class Outbox:
                 record.last_update = self.ctx.clock.now()
                 record.sent_since_update = 0
                 record.needs_update = False
-                after = Group.from_bytes(entry.after, self.ctx.rng, credential_validator=validator)
-                await self.states.save(txn, record, after)
+                await self.states.save_snapshot(txn, record, entry.after)
             else:
                 if isinstance(entry, HandshakeEntry):
                     record.handshake = max(record.handshake, answer.seq)
