@@ -21,7 +21,7 @@ from cove.protocol.wire.schema import Bytes, Int, Str
 
 MESSAGE, QUARANTINE = "message", "quarantine"
 I63 = 2**63 - 1
-_MAX_MESSAGE = 1 << 20  # an MLS message as the relay logged it
+_MAX_MESSAGE = 16 << 20  # an MLS message as the relay logged it (the relay allows 256 KiB)
 
 
 @dataclass(slots=True)

@@ -19,12 +19,13 @@ dropped; the caller syncs and builds the operation again if it still applies
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from cove.client.context import Context
-from cove.client.errors import ClientError, NotAMember
+from cove.client.errors import ClientError, NotAMember, RelayUnreachableError
 from cove.client.group_state import GroupStates
 from cove.client.messages import MessageStore
 from cove.client.session import RelayError, client_error
@@ -190,8 +191,8 @@ class Outbox:
 
     async def send_record(self, group_id: bytes, record: AppRecord) -> bytes:
         """Encrypt an app record to the group, keep it locally, post it. If the relay
-        cannot be reached the record stays queued (RelayUnreachableError is raised;
-        the next sync sends it)."""
+        cannot be reached the record stays queued (:meth:`is_queued`) and the next
+        sync sends it."""
         await self.trust.require_unchanged(group_id)
         async with self.ctx.store.transaction() as txn:
             grec, group = await self.states.load(txn, group_id)
@@ -206,7 +207,8 @@ class Outbox:
                 txn, group_id, record, self.ctx.account.handle, seq=None, epoch=group.epoch,
                 now=self.ctx.clock.now(),
             )  # fmt: skip
-        await self.deliver(entry)
+        with contextlib.suppress(RelayUnreachableError):
+            await self.deliver(entry)
         return record.id
 
     async def deliver(self, entry: OutboxEntry) -> bool:

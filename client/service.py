@@ -234,7 +234,8 @@ class CoveClient:
 
     async def send_record(self, group_id: bytes, record: AppRecord) -> bytes:
         """Encrypt, keep and post one app record (any feature's); then a due self-update.
-        If the relay is down the record stays queued and RelayUnreachableError says so."""
+        If the relay cannot be reached the record stays queued (:meth:`queued`) and the
+        next sync sends it."""
         record_id = await self.outbox.send_record(group_id, record)
         with contextlib.suppress(ClientError):
             await self.runner.maybe_self_update(group_id)

@@ -36,7 +36,7 @@ EXIT_STORE = 9
 
 def _load_commands() -> None:
     for info in pkgutil.iter_modules(__path__):
-        if info.name not in ("output", "registry"):
+        if info.name not in ("__main__", "output", "registry"):
             importlib.import_module(f"{__name__}.{info.name}")
 
 

@@ -98,6 +98,7 @@ class SyncRunner:
         received = quarantined = 0
         left = []
         for group_id in ids:
+            received += await self.read_again(group_id)
             applied = await self.sync_group(group_id)
             received += applied.received
             quarantined += applied.quarantined
@@ -222,6 +223,29 @@ class SyncRunner:
         if shown is not None:
             applied.received += 1
             applied.messages.append(shown)
+
+    async def read_again(self, group_id: bytes) -> int:
+        """Records kept in quarantine with their plaintext (a newer version or record
+        type than this client knew) that this client can now read are received."""
+        done = 0
+        async with self.ctx.store.transaction() as txn:
+            for row in await self.messages.quarantined(txn, group_id):
+                if row.plaintext is None or row.sender is None:
+                    continue
+                try:
+                    app = decode_record(row.plaintext)
+                except CoveError:
+                    continue
+                feature = feature_for(app)
+                if feature is None:
+                    continue
+                await feature.receive(Incoming(
+                    txn, self.messages, group_id, app, row.sender, row.seq, row.epoch or 0,
+                    self.ctx.clock.now(),
+                ))  # fmt: skip
+                await self.messages.release(txn, row)
+                done += 1
+        return done
 
     async def process_inbox(self) -> int:
         account = self.ctx.account

@@ -1,0 +1,256 @@
+"""What a new member runs into in the first ten minutes (issue 8, item 5), against a
+real relay: each test failed before its fix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cove.client import (
+    CoveClient,
+    NotAMember,
+    UnknownMessage,
+    UsageProblem,
+)
+from cove.client.attachments import largest_file
+from cove.client.cli import parser
+from tests.support.relay_process import RelayProcess
+
+pytestmark = pytest.mark.integration
+
+
+def cove(home: Path, *args: str, passphrase: str = "pw") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COVE_PASSPHRASE": passphrase}
+    return subprocess.run(
+        [sys.executable, "-m", "cove.client.cli", "--home", str(home), "--json", *args],
+        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def doc(proc: subprocess.CompletedProcess[str]) -> Any:
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+async def clients(root: Path, url: str, *names: str) -> list[CoveClient]:
+    return [await CoveClient.init(root / n, "pw", url, n, None) for n in names]
+
+
+def test_every_command_and_argument_has_help() -> None:
+    missing = []
+
+    def walk(p: Any, path: str) -> None:
+        for action in p._actions:  # argparse keeps its actions in a private list
+            if action.dest in ("help",):
+                continue
+            if getattr(action, "choices", None) and hasattr(action.choices, "items"):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+                for choice in action._choices_actions:
+                    if not choice.help:
+                        missing.append(f"{path} {choice.dest}")
+            elif not action.help:
+                missing.append(f"{path} {action.dest}")
+
+    walk(parser(), "cove")
+    assert missing == []
+
+
+def test_init_failures_leave_no_home_and_explain_handles(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    home = tmp_path / "newcomer"
+    bad = cove(home, "init", "--relay", relay.url, "--handle", "Ana Maria")
+    assert bad.returncode == 2
+    assert "a handle is 3 to 32 characters: lowercase letters a-z" in bad.stderr
+    assert not home.exists()
+    relay_down = cove(home, "init", "--relay", "http://127.0.0.1:9", "--handle", "ana")
+    assert relay_down.returncode == 6 and not home.exists()
+
+
+def test_removed_member_names_groups_and_is_told(tmp_path: Path, relay: RelayProcess) -> None:
+    async def go() -> None:
+        a, b, c = await clients(tmp_path, relay.url, "alma", "bea", "cleo")
+        try:
+            gid = await a.create_group("Fatigue Fridays", "rest is work")
+            other = await a.create_group("Other group")
+            await a.add_members(gid, ["bea", "cleo"])
+            await a.add_members(other, ["cleo"])
+            await c.sync()
+            tid = await a.new_thread(gid, "Pacing")
+            await c.sync()
+            await a.remove_member(gid, "cleo")
+            report = await c.sync()
+            assert report.left == (gid,)
+            # Naming the group she was removed from, or any other, works (no DecodeError).
+            assert await c.resolve_group("Fatigue Fridays") == gid
+            assert await c.resolve_group("Other group") == other
+            assert [m.title for m in await c.threads(gid)] == ["Pacing"]
+            (view,) = [g for g in await c.groups() if g.group_id == gid]
+            assert not view.active and view.name == "Fatigue Fridays"
+            with pytest.raises(NotAMember, match="no longer a member") as exc:
+                await c.post(gid, tid, "still here?")
+            assert exc.value.exit_code == 5
+            # Re-added, she joins again (the Welcome is not mistaken for a replay).
+            await a.add_members(gid, ["cleo"])
+            assert (await c.sync()).joined == 1
+            await a.post(gid, tid, "welcome back")
+            await c.sync()
+            assert [m.body for m in await c.read(gid, tid)][-1] == "welcome back"
+        finally:
+            for cl in (a, b, c):
+                await cl.close()
+
+    asyncio.run(go())
+
+
+def test_order_limits_reactions_prefixes_and_renames(tmp_path: Path, relay: RelayProcess) -> None:
+    async def go() -> None:
+        a, b = await clients(tmp_path, relay.url, "dina", "eli")
+        try:
+            gid = await a.create_group("Order", "a description")
+            await a.add_members(gid, ["eli"])
+            with pytest.raises(UsageProblem, match="eli is already in the group"):
+                await a.add_members(gid, ["eli"])
+            await b.sync()
+            tid = await a.new_thread(gid, "t")
+            await b.sync()
+            first = await a.post(gid, tid, "first")  # eli has not synced: his post comes later
+            second = await b.post(gid, tid, "second")
+            await b.sync()
+            await a.sync()
+            for cl in (a, b):
+                assert [m.id for m in await cl.read(gid, tid)] == [tid, first, second]
+                assert all(m.sent_at > 0 for m in await cl.read(gid, tid))
+            # Limits, stated.
+            for title, message in [
+                ("", "a thread needs a title"),
+                ("two\nlines", "a thread title is one line"),
+                ("x" * 600, r"at most 512 bytes of UTF-8 \(this is 600\)"),
+            ]:
+                with pytest.raises(UsageProblem, match=message):
+                    await a.new_thread(gid, title)
+            with pytest.raises(
+                UsageProblem, match=r"at most 32768 bytes of UTF-8 \(32 KiB\); this one is 40960"
+            ):
+                await a.post(gid, tid, "x" * 40960)
+            with pytest.raises(UsageProblem, match="the message is empty"):
+                await a.post(gid, tid, "  \n ")
+            with pytest.raises(UsageProblem, match="'ok' is not an emoji"):
+                await a.react(first, "ok")
+            reaction = await b.react(first, "💜")
+            await a.sync()
+            with pytest.raises(UsageProblem, match="that is a reaction"):
+                await a.react(reaction, "💜")
+            await a.sync()
+            assert [m.reactions for m in await a.read(gid, tid) if m.id == first] == [
+                {"💜": ["eli"]}
+            ]
+            await b.react(first, "💜", remove=True)
+            await a.sync()
+            assert [m.reactions for m in await a.read(gid, tid) if m.id == first] == [{}]
+            # Id prefixes.
+            assert await a.resolve_message(first.hex()[:8]) == first
+            with pytest.raises(UnknownMessage):
+                await a.resolve_message("00000000")
+            # Attachments: the plaintext limit is stated; --out does not overwrite.
+            big = tmp_path / "scan.pdf"
+            big.write_bytes(b"\0" * 8_000_000)
+            with pytest.raises(
+                UsageProblem, match=f"a file may be at most {largest_file():,} bytes"
+            ):
+                await a.post(gid, tid, "my scan", attachments=[big])
+            # Rename without a description keeps it; one's own row has no safety number.
+            await a.rename_group(gid, "Order, renamed")
+            (view,) = [g for g in await a.groups() if g.group_id == gid]
+            assert (view.name, view.description) == ("Order, renamed", "a description")
+            me = [m for m in await a.members(gid) if m.me]
+            assert [(m.handle, m.safety_number) for m in me] == [("dina", "")]
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(go())
+
+
+def test_attachment_out_is_not_overwritten_and_posting_offline_is_queued(tmp_path: Path) -> None:
+    with RelayProcess.start(tmp_path / "relay", registration="open") as relay:
+        home = tmp_path / "fay"
+        doc(cove(home, "init", "--relay", relay.url, "--handle", "fay"))
+        gid = doc(cove(home, "group", "create", "Files"))["id"]
+        note = tmp_path / "note.txt"
+        note.write_text("hello")
+        tid = doc(cove(home, "thread", "new", gid, "Files", "--attach", str(note)))["id"]
+        (root,) = doc(cove(home, "read", gid))
+        att = root["attachments"][0]["id"][:8]
+        out = tmp_path / "existing.txt"
+        out.write_text("keep me")
+        refused = cove(home, "attachment", "get", att, "--out", str(out))
+        assert refused.returncode == 2 and "exists" in refused.stderr
+        assert out.read_text() == "keep me"
+        doc(cove(home, "attachment", "get", att, "--out", str(out), "--force"))
+        assert out.read_text() == "hello"
+        relay.stop()
+        queued = doc(cove(home, "post", gid, tid[:8], "sent later"))
+        assert queued["queued"] is True
+        command = [sys.executable, "-m", "cove.client.cli", "--home", str(home)]
+        env = {**os.environ, "COVE_PASSPHRASE": "pw"}
+        plain = subprocess.run(
+            [*command, "post", gid, tid[:8], "x"], capture_output=True, text=True, env=env,
+            timeout=120,
+        )  # fmt: skip
+        assert plain.returncode == 0 and "queued: the relay cannot be reached" in plain.stdout
+
+
+def test_listen_names_the_group_shows_reactions_and_survives_the_relay_going(
+    tmp_path: Path,
+) -> None:
+    with RelayProcess.start(tmp_path / "relay", registration="open") as relay:
+        asyncio.run(_listen(tmp_path, relay))
+
+
+async def _listen(tmp_path: Path, relay: RelayProcess) -> None:
+    a, b = await clients(tmp_path, relay.url, "gus", "hana")
+    try:
+        gid = await a.create_group("Listeners")
+        await a.add_members(gid, ["hana"])
+        await b.sync()
+        tid = await a.new_thread(gid, "t")
+        statuses: list[str] = []
+        seen: list[tuple[bytes, str, bytes | None]] = []
+        connected, got_two, unreachable = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        stop = asyncio.Event()
+
+        def status(text: str) -> None:
+            statuses.append(text)
+            if text.startswith("connected"):
+                connected.set()
+            if "cannot be reached" in text:
+                unreachable.set()
+
+        def on_message(group_id: bytes, m: Any) -> None:
+            seen.append((group_id, m.type, m.target))
+            if len(seen) >= 2:
+                got_two.set()
+
+        task = asyncio.create_task(b.listen(on_message, stop, on_status=status))
+        await asyncio.wait_for(connected.wait(), 60)
+        post = await a.post(gid, tid, "hello")
+        await a.react(post, "💜")
+        await asyncio.wait_for(got_two.wait(), 60)
+        assert seen == [(gid, "post", None), (gid, "reaction", post)]
+        relay.stop()
+        await asyncio.wait_for(unreachable.wait(), 60)
+        assert not task.done()  # it waits and tries again instead of exiting
+        stop.set()
+        await asyncio.wait_for(task, 60)
+    finally:
+        await a.close()
+        await b.close()
