@@ -59,3 +59,26 @@ def test_damaged_records_are_refused(value: object, message: str) -> None:
         Pin.unpack(_pack(value))
     with pytest.raises(StoreCorrupted, match="damaged"):
         Pin.unpack(b"\xc1")
+
+
+def test_local_store_doc_lists_every_record_and_field() -> None:
+    """docs/client/local-store.md §14 names every kind, version and field, in order."""
+    import re
+    from pathlib import Path
+
+    from cove.client.account import Account
+    from cove.client.group_state import EpochPart, MessagePart
+    from cove.client.key_packages import Bundle
+    from cove.client.messages import MessageRow, QuarantineRow
+    from cove.client.store.records import FormatRecord
+
+    doc = (Path(__file__).resolve().parents[3] / "docs/client/local-store.md").read_text()
+    classes = [Account, GroupRecord, EpochPart, MessagePart, MessageRow, QuarantineRow, Pin,
+               Bundle, ApplicationEntry, HandshakeEntry, CommitEntry, FormatRecord]  # fmt: skip
+    for cls in classes:
+        line = re.search(rf"^\*\*`{cls.KIND}`\*\* \(version (\d+)\): (.*)$", doc, re.M)
+        assert line is not None, cls.KIND
+        assert int(line.group(1)) == cls.VERSION
+        names = re.findall(r"`(\w+)`(\??) ", line.group(2))
+        expected = [(f.name, "?" if f.optional else "") for f in cls.fields_spec()]
+        assert names == expected, cls.KIND
