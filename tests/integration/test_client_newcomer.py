@@ -254,3 +254,43 @@ async def _listen(tmp_path: Path, relay: RelayProcess) -> None:
     finally:
         await a.close()
         await b.close()
+
+
+def test_records_of_a_newer_version_are_kept_with_plaintext_and_read_later(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    from cove.client.messages import QuarantineRow
+    from cove.protocol.app import ThreadRoot
+    from cove.protocol.wire import envelopes as E
+
+    async def go() -> None:
+        a, b = await clients(tmp_path, relay.url, "ivo", "jun")
+        try:
+            gid = await a.create_group("Versions")
+            await a.add_members(gid, ["jun"])
+            await b.sync()
+            # jun's client (going under the API) sends a well-formed version-2 record.
+            current = ThreadRoot(id=b"n" * 16, sent_at=1, title="from the future", body="")
+            newer = current.encode().replace(b"\xa1v\x01", b"\xa1v\x02", 1)
+            async with b.store.transaction() as txn:
+                record, group = await b.states.load(txn, gid)
+                message = group.encrypt(newer)
+                await b.states.save(txn, record, group)
+            request = E.PostMessageRequest(idempotency_key=b"k" * 16, message=message)
+            await b.call("post_message", request, path={"group_id": gid.hex()})
+            assert (await a.sync()).quarantined == 1
+            (q,) = await a.quarantined(gid)
+            assert q["sender"] == "jun" and q["readable_later"] is True
+            assert "not readable by this version of Cove" in q["reason"]
+            # As after an upgrade: a kept plaintext this client can read is read on sync.
+            async with a.store.transaction() as txn:
+                row = QuarantineRow(gid, 10**9, "newer", b"", current.encode(), "jun", 1)
+                await a.messages.quarantine(txn, row)
+            await a.sync()
+            assert [t.title for t in await a.threads(gid)] == ["from the future"]
+            assert [r["seq"] for r in await a.quarantined(gid)] == [q["seq"]]
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(go())
