@@ -87,6 +87,9 @@ class EpochPart(StoreRecord):
     serial: Annotated[int, Int(0, I63)]
     state: Annotated[bytes, Bytes(1, _STATE_MAX)]
 
+    def __repr__(self) -> str:
+        return f"EpochPart(serial={self.serial}, <{len(self.state)} bytes of group secrets>)"
+
 
 @dataclass(slots=True)
 class MessagePart(StoreRecord):
@@ -95,6 +98,9 @@ class MessagePart(StoreRecord):
 
     serial: Annotated[int, Int(0, I63)]
     state: Annotated[bytes, Bytes(1, _STATE_MAX)]
+
+    def __repr__(self) -> str:
+        return f"MessagePart(serial={self.serial}, <{len(self.state)} bytes of group secrets>)"
 
 
 def metadata(group: Group) -> GroupMetadata:

@@ -38,6 +38,9 @@ class MessageRow(StoreRecord):
     #: the relay's log position; None for our own record until the relay acknowledged it
     seq: Annotated[int | None, Int(1, I63)] = None
 
+    def __repr__(self) -> str:
+        return f"MessageRow(sender={self.sender!r}, seq={self.seq}, <record redacted>)"
+
 
 @dataclass(slots=True)
 class QuarantineRow(StoreRecord):
@@ -56,6 +59,9 @@ class QuarantineRow(StoreRecord):
     sender: Annotated[str | None, Str(1, 64)] = None
     epoch: Annotated[int | None, Int(0, I63)] = None
 
+    def __repr__(self) -> str:
+        return f"QuarantineRow(seq={self.seq}, reason={self.reason!r}, <content redacted>)"
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:
@@ -67,6 +73,9 @@ class Stored:
     epoch: int
     received_at: int
     order: int
+
+    def __repr__(self) -> str:
+        return f"Stored(sender={self.sender!r}, seq={self.seq}, <record redacted>)"
 
 
 def log_order(rows: list[Stored]) -> list[Stored]:

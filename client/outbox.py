@@ -58,6 +58,9 @@ class ApplicationEntry(StoreRecord):
     message: Annotated[bytes, Bytes(1, _MSG)]
     record_id: Annotated[bytes, Bytes(16, 16)]
 
+    def __repr__(self) -> str:
+        return "ApplicationEntry(<redacted>)"
+
 
 @dataclass(frozen=True, slots=True)
 class HandshakeEntry(StoreRecord):
@@ -67,6 +70,9 @@ class HandshakeEntry(StoreRecord):
     key: Key
     message: Annotated[bytes, Bytes(1, _MSG)]
     position: Annotated[int, Int(0, I63)]
+
+    def __repr__(self) -> str:
+        return f"HandshakeEntry(position={self.position}, <redacted>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,9 @@ class CommitEntry(StoreRecord):
     welcome: Annotated[bytes | None, Bytes(1, _MSG)] = None
     welcome_devices: Ids = ()
     remove: Ids = ()
+
+    def __repr__(self) -> str:
+        return f"CommitEntry(position={self.position}, <commit and group states redacted>)"
 
 
 OutboxEntry = ApplicationEntry | HandshakeEntry | CommitEntry

@@ -82,3 +82,28 @@ def test_local_store_doc_lists_every_record_and_field() -> None:
         names = re.findall(r"`(\w+)`(\??) ", line.group(2))
         expected = [(f.name, "?" if f.optional else "") for f in cls.fields_spec()]
         assert names == expected, cls.KIND
+
+
+def test_reprs_of_records_with_secrets_or_plaintext_redact_them() -> None:
+    from cove.client.account import Account
+    from cove.client.group_state import EpochPart, MessagePart
+    from cove.client.key_packages import Bundle
+    from cove.client.messages import MessageRow, QuarantineRow, Stored
+    from cove.protocol.app import ThreadRoot
+
+    secret = b"SECRETSECRETSECRET"
+    record = ThreadRoot(id=b"i" * 16, sent_at=1, title="SECRETTITLE", body="SECRETBODY")
+    values = [
+        Account("http://r", "ana", b"a", b"d", secret, secret, b"r", token="SECRETTOKEN"),
+        EpochPart(1, secret), MessagePart(1, secret), Bundle(secret),
+        MessageRow(b"g", secret, "ana", 0, 0, 1),
+        QuarantineRow(b"g", 1, "r", secret, secret, "ana"),
+        Stored(record, "ana", 1, 0, 0, 1),
+        ApplicationEntry(b"g", b"k" * 16, secret, b"r" * 16),
+        HandshakeEntry(b"g", b"k" * 16, secret, 1),
+        CommitEntry(b"g", b"k" * 16, secret, 1, secret, secret, secret),
+    ]  # fmt: skip
+    for value in values:
+        text = repr(value)
+        for leak in ("SECRET", secret.hex(), repr(secret)):
+            assert leak not in text, text
