@@ -25,7 +25,7 @@ from cove.client.records import MessageView
 from cove.client.store import Txn
 from cove.protocol.app import AppRecord
 
-__all__ = ["Feature", "Incoming", "feature_for", "features", "register"]
+__all__ = ["Feature", "Incoming", "feature_for", "features", "register", "unregister"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,15 @@ def register(feature: Feature) -> Feature:
     for cls in feature.records:
         _BY_TYPE[cls] = feature
     return feature
+
+
+def unregister(name: str) -> None:
+    """Remove a feature (tests; a feature module registers itself once when imported)."""
+    feature = _FEATURES.pop(name, None)
+    if feature is not None:
+        for cls in feature.records:
+            if _BY_TYPE.get(cls) is feature:
+                del _BY_TYPE[cls]
 
 
 def _load() -> None:

@@ -294,3 +294,40 @@ def test_records_of_a_newer_version_are_kept_with_plaintext_and_read_later(
             await b.close()
 
     asyncio.run(go())
+
+
+def test_a_new_feature_is_one_registered_module(tmp_path: Path, relay: RelayProcess) -> None:
+    """A record type no feature handles is kept (quarantined with its plaintext); once a
+    feature registers it — without touching the sync runner — the next sync hands the
+    kept record to it."""
+    from cove.client.features import Feature, Incoming, features, register, unregister
+    from cove.client.records import MessageView
+    from cove.protocol.app import GroupMetadata
+
+    got: list[tuple[str, str]] = []
+
+    async def receive(incoming: Incoming) -> MessageView | None:
+        assert isinstance(incoming.record, GroupMetadata)
+        got.append((incoming.sender, incoming.record.name))
+        return None
+
+    async def go() -> None:
+        a, b = await clients(tmp_path, relay.url, "kai", "lou")
+        try:
+            gid = await a.create_group("Features")
+            await a.add_members(gid, ["lou"])
+            await b.sync()
+            await b.send_record(gid, GroupMetadata(id=b"m" * 16, sent_at=1, name="Renamed"))
+            await a.sync()
+            (q,) = await a.quarantined(gid)
+            assert q["reason"] == "no feature handles GroupMetadata" and q["readable_later"]
+            register(Feature("test-metadata", (GroupMetadata,), receive))
+            assert "test-metadata" in features() and "content" in features()
+            await a.sync()
+            assert got == [("lou", "Renamed")] and await a.quarantined(gid) == []
+        finally:
+            unregister("test-metadata")
+            await a.close()
+            await b.close()
+
+    asyncio.run(go())
