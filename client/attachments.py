@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cove.client.context import Context
-from cove.client.errors import UnknownMessage, UsageProblem
+from cove.client.errors import ClientError, UnknownMessage, UsageProblem
 from cove.client.group_state import GroupStates
 from cove.client.messages import MessageStore
+from cove.protocol import CoveError
 from cove.protocol.app import AttachmentRef, clean_file_name, clean_media_type
 from cove.protocol.crypto.stream import (
     DEFAULT_CHUNK_SIZE,
@@ -110,7 +111,13 @@ class Attachments:
         blob = await self.ctx.session.request(
             "download_blob", path={"group_id": group_id.hex(), "blob_id": att.blob_id.hex()}
         )
-        data = decrypt_attachment(att.key, blob, att.chunk_size, att.sha256, att.size)
+        try:
+            data = decrypt_attachment(att.key, blob, att.chunk_size, att.sha256, att.size)
+        except CoveError:
+            raise ClientError(
+                "the downloaded attachment does not match its reference (damaged or altered); "
+                "nothing was written"
+            ) from None
         tmp = out.with_name(out.name + ".part")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:

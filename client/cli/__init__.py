@@ -29,6 +29,7 @@ from cove.client.cli.registry import COMMANDS, TOPICS, Command
 from cove.client.errors import ClientError
 from cove.client.service import CoveClient
 from cove.client.store import StoreError
+from cove.protocol import CoveError
 
 EXIT_USAGE = 2
 EXIT_STORE = 9
@@ -88,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, type(exc).__name__, str(exc), exc.exit_code)
     except StoreError as exc:
         return _fail(args, "StoreDamaged", f"the local store failed: {exc}", EXIT_STORE)
+    except CoveError as exc:  # a protocol refusal no client error describes better
+        return _fail(args, type(exc).__name__, f"refused: {exc}", 1)
     except KeyboardInterrupt:
         return 130
 
