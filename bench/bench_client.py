@@ -25,8 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cove.client import CoveClient
 from cove.client import records as R
-from cove.client.service import CoveClient
+from cove.client.features import content
 from cove.protocol.wire import envelopes as E
 from tests.support.relay_process import RelayProcess
 
@@ -85,13 +86,15 @@ async def catch_up(root: Path, url: str, count: int) -> None:
     await alice.add_members(gid, ["bob"])
     await bob.sync()
     tid = await alice.new_thread(gid, "t", "")
-    # Encrypt everything first (one snapshot write), then post in bounded parallel.
+    # Encrypt everything first (one state write), then post in bounded parallel.
     async with alice.store.transaction() as txn:
-        record, group = await alice._load(txn, gid)
+        record, group = await alice.states.load(txn, gid)
+        now = alice.clock.now()
         messages = [
-            group.encrypt(R.encode(R.post(alice.rng, tid, BODY, None, []))) for _ in range(count)
+            group.encrypt(content.post(alice.rng, now, tid, BODY, None, []).encode())
+            for _ in range(count)
         ]
-        await alice._save(txn, record, group)
+        await alice.states.save(txn, record, group)
     start = time.perf_counter()
     sem = asyncio.Semaphore(16)
 

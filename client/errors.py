@@ -49,3 +49,7 @@ class NotInitialized(ClientError):
 
 class StoreDamaged(ClientError):
     exit_code = 9
+
+
+class NotAMember(NoPermission):
+    """This account is no longer a member of the group (removed, or it left)."""

@@ -25,16 +25,12 @@ import hmac
 import os
 import re
 import secrets
-import sqlite3
-import stat
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.request import pathname2url
 
-import aiosqlite
 from argon2.exceptions import HashingError
 
 from .crypto import (
@@ -54,86 +50,37 @@ from .errors import (
     StoreClosed,
     StoreCorrupted,
     StoreError,
-    StoreExists,
-    StoreLocked,
-    StoreNotFound,
     WrongPassphrase,
+)
+from .files import (
+    O_CLOEXEC,
+    O_NOFOLLOW,
+    SIBLING_SUFFIXES,
+    fsync_dir,
+    fsync_path,
+    make_private_dir,
+    publish,
+    refuse_existing,
+    sibling,
+    tighten_modes,
+)
+from .sqlite import (
+    APPLICATION_ID,
+    SCHEMA,
+    Connection,
+    check_file,
+    check_sqlite_header,
+    connect,
+    initialize,
 )
 
 __all__ = ["APPLICATION_ID", "SCHEMA", "SIBLING_SUFFIXES", "Store", "Txn"]
-
-#: SQLite header field ``application_id`` (offset 68): ASCII "COVE"
-APPLICATION_ID = 0x434F5645
-#: SQLite ``user_version`` (offset 60): the schema version, equal to the format version
-SCHEMA_VERSION = 1
-PAGE_SIZE = 4096
-#: files SQLite may keep next to the store
-SIBLING_SUFFIXES = ("-wal", "-shm", "-journal")
-
-SCHEMA = (
-    "CREATE TABLE store_header (\n"
-    "    id INTEGER PRIMARY KEY CHECK (id = 1),\n"
-    "    header BLOB NOT NULL\n"
-    ")",
-    "CREATE TABLE rows (\n"
-    "    coll BLOB NOT NULL,\n"
-    "    k BLOB NOT NULL,\n"
-    "    part BLOB NOT NULL,\n"
-    "    ord INTEGER,\n"
-    "    v BLOB NOT NULL,\n"
-    "    PRIMARY KEY (coll, k)\n"
-    ") WITHOUT ROWID",
-    "CREATE INDEX rows_by_order ON rows (coll, part, ord)",
-    "CREATE TABLE counters (\n"
-    "    coll BLOB NOT NULL,\n"
-    "    part BLOB NOT NULL,\n"
-    "    next INTEGER NOT NULL,\n"
-    "    PRIMARY KEY (coll, part)\n"
-    ") WITHOUT ROWID",
-)
-
-_PRAGMAS = (
-    "PRAGMA trusted_schema=OFF",
-    "PRAGMA locking_mode=EXCLUSIVE",
-    "PRAGMA busy_timeout=0",
-    "PRAGMA cell_size_check=ON",
-    "PRAGMA mmap_size=0",
-    "PRAGMA temp_store=MEMORY",
-    "PRAGMA secure_delete=ON",
-    "PRAGMA synchronous=FULL",
-    "PRAGMA fullfsync=ON",
-    "PRAGMA checkpoint_fullfsync=ON",
-)
 
 #: RFC 9106's second recommended option: t=3, m=64 MiB, p=4
 DEFAULT_KDF = KdfParams()
 
 _COLLECTION = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _I64_MAX = 2**63 - 1
-
-_SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
-
-# SQLite primary result codes
-_BUSY, _LOCKED, _CORRUPT, _NOTADB, _FORMAT = 5, 6, 11, 26, 24
-
-
-def _store_error(exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
-    """Map an SQLite error to the store's errors (messages carry no data).
-
-    A UnicodeDecodeError comes from text SQLite read from the file (schema SQL,
-    an error message quoting it): the file is damaged.
-    """
-    if isinstance(exc, UnicodeDecodeError):
-        return StoreCorrupted("the database file is damaged or not a Cove store")
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    if primary in (_BUSY, _LOCKED):
-        return StoreLocked("the store is in use by another connection or process")
-    if primary in (_CORRUPT, _NOTADB, _FORMAT) or "malformed" in str(exc):
-        return StoreCorrupted("the database file is damaged or not a Cove store")
-    name = getattr(exc, "sqlite_errorname", type(exc).__name__)
-    return StoreError(f"SQLite error {name}")
 
 
 def _collection(name: str) -> bytes:
@@ -164,42 +111,7 @@ def _order_from_row(value: object) -> int | None:
     raise StoreCorrupted("a stored order has the wrong type")
 
 
-class _Conn:
-    """An aiosqlite connection whose SQLite errors become store errors."""
-
-    __slots__ = ("db",)
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self.db = db
-
-    async def run(self, sql: str, args: Sequence[object] = ()) -> None:
-        try:
-            await self.db.execute(sql, tuple(args))
-        except _SQLITE_ERRORS as exc:
-            raise _store_error(exc) from None
-
-    async def one(self, sql: str, args: Sequence[object] = ()) -> tuple[Any, ...] | None:
-        try:
-            async with self.db.execute(sql, tuple(args)) as cur:
-                row = await cur.fetchone()
-        except _SQLITE_ERRORS as exc:
-            raise _store_error(exc) from None
-        return None if row is None else tuple(row)
-
-    async def all(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        try:
-            async with self.db.execute(sql, tuple(args)) as cur:
-                rows = await cur.fetchall()
-        except _SQLITE_ERRORS as exc:
-            raise _store_error(exc) from None
-        return [tuple(r) for r in rows]
-
-    async def close(self) -> None:
-        with suppress(sqlite3.Error):
-            await self.db.close()
-
-
-async def _bump_counter(conn: _Conn, ctag: bytes, ptag: bytes, at_least: int) -> None:
+async def _bump_counter(conn: Connection, ctag: bytes, ptag: bytes, at_least: int) -> None:
     await conn.run(
         "INSERT INTO counters (coll, part, next) VALUES (?, ?, ?)"
         " ON CONFLICT (coll, part) DO UPDATE SET next = max(next, excluded.next)",
@@ -216,7 +128,7 @@ class Txn:
 
     __slots__ = ("_active", "_conn", "_keys")
 
-    def __init__(self, conn: _Conn, keys: StoreKeys) -> None:
+    def __init__(self, conn: Connection, keys: StoreKeys) -> None:
         self._conn = conn
         self._keys = keys
         self._active = True
@@ -224,7 +136,7 @@ class Txn:
     def __repr__(self) -> str:
         return f"<Txn {'active' if self._active else 'finished'}>"
 
-    def _check(self) -> tuple[_Conn, StoreKeys]:
+    def _check(self) -> tuple[Connection, StoreKeys]:
         if not self._active:
             raise StoreClosed("the transaction has ended")
         return self._conn, self._keys
@@ -368,10 +280,10 @@ class Store:
     are serialized (not re-entrant: do not open one inside another).
     """
 
-    def __init__(self, path: Path, conn: _Conn, keys: StoreKeys, header: Header) -> None:
+    def __init__(self, path: Path, conn: Connection, keys: StoreKeys, header: Header) -> None:
         """Internal: use :meth:`create` or :meth:`open`."""
         self._path = path
-        self._conn: _Conn | None = conn
+        self._conn: Connection | None = conn
         self._keys: StoreKeys | None = keys
         self._header = header
         self._lock = asyncio.Lock()
@@ -418,8 +330,8 @@ class Store:
             raise ValueError("passphrase is not valid Unicode text") from None
         if not secret:
             raise ValueError("passphrase must not be empty")
-        _make_private_dir(path.parent)
-        _refuse_existing(path)
+        make_private_dir(path.parent)
+        refuse_existing(path)
 
         keys = StoreKeys.generate()
         salt = secrets.token_bytes(SALT_LEN)
@@ -429,23 +341,23 @@ class Store:
 
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.creating")
         try:
-            flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | _O_NOFOLLOW | _O_CLOEXEC
+            flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | O_NOFOLLOW | O_CLOEXEC
             fd = os.open(tmp, flags, 0o600)
             try:
                 os.fchmod(fd, 0o600)
             finally:
                 os.close(fd)
-            await _initialize(tmp, header)
-            _fsync_path(tmp)
-            _publish(tmp, path)
-            _fsync_dir(path.parent)
+            await initialize(tmp, header)
+            fsync_path(tmp)
+            publish(tmp, path)
+            fsync_dir(path.parent)
         finally:
-            for leftover in (tmp, *(_sibling(tmp, s) for s in SIBLING_SUFFIXES)):
+            for leftover in (tmp, *(sibling(tmp, s) for s in SIBLING_SUFFIXES)):
                 with suppress(FileNotFoundError):
                     os.unlink(leftover)
-        conn = await _connect(path)
+        conn = await connect(path)
         try:
-            await _check_file(conn, path)
+            await check_file(conn, path)
         except BaseException:
             await conn.close()
             raise
@@ -472,11 +384,11 @@ class Store:
             secret: bytes | None = encode_passphrase(passphrase)
         except UnicodeError:
             secret = None  # cannot be right; still fails with the generic error below
-        _check_sqlite_header(path)
-        _tighten_modes(path)
-        conn = await _connect(path)
+        check_sqlite_header(path)
+        tighten_modes(path)
+        conn = await connect(path)
         try:
-            await _check_file(conn, path)
+            await check_file(conn, path)
             row = await conn.one("SELECT header FROM store_header WHERE id = 1")
             if row is None:
                 raise StoreCorrupted("store header is missing")
@@ -562,7 +474,7 @@ class Store:
 
     # -- transactions -------------------------------------------------------------------
 
-    def _require_open(self) -> tuple[_Conn, StoreKeys]:
+    def _require_open(self) -> tuple[Connection, StoreKeys]:
         if self._conn is None or self._keys is None:
             raise StoreClosed("the store is closed")
         return self._conn, self._keys
@@ -657,180 +569,3 @@ async def _kdf(secret: bytes, salt: bytes, params: KdfParams) -> bytes:
         return await asyncio.to_thread(argon2id, secret, salt, params)
     except HashingError as exc:
         raise StoreError(f"key derivation failed: {exc}") from None
-
-
-# -- files --------------------------------------------------------------------------------
-
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-def _sibling(path: Path, suffix: str) -> Path:
-    return path.with_name(path.name + suffix)
-
-
-def _make_private_dir(directory: Path) -> None:
-    """Create ``directory`` and missing parents with mode 0700; leave existing ones alone."""
-    missing = []
-    d = directory
-    while not d.exists():
-        missing.append(d)
-        if d.parent == d:
-            break
-        d = d.parent
-    for d in reversed(missing):
-        with suppress(FileExistsError):
-            d.mkdir(mode=0o700)
-            os.chmod(d, 0o700)
-    if not directory.is_dir():
-        raise NotADirectoryError(f"not a directory: {directory}")
-
-
-def _refuse_existing(path: Path) -> None:
-    for p in (path, *(_sibling(path, s) for s in SIBLING_SUFFIXES)):
-        if os.path.lexists(p):
-            raise StoreExists(f"refusing to overwrite existing file: {p}")
-
-
-def _publish(tmp: Path, path: Path) -> None:
-    """Move the finished file into place without ever overwriting ``path``."""
-    if os.path.lexists(_sibling(path, "-wal")) or os.path.lexists(_sibling(path, "-journal")):
-        raise StoreExists(f"refusing to overwrite existing file: {path}")
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise StoreExists(f"refusing to overwrite existing file: {path}") from None
-    except OSError:
-        # file systems without hard links: check-then-rename (a narrow race)
-        if os.path.lexists(path):
-            raise StoreExists(f"refusing to overwrite existing file: {path}") from None
-        os.rename(tmp, path)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    flag = getattr(os, "O_DIRECTORY", None)
-    if flag is None:
-        return
-    fd = os.open(directory, os.O_RDONLY | flag | _O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _tighten_modes(path: Path) -> None:
-    """Set the store and its siblings to 0600 if group or others have any access."""
-    for p in (path, *(_sibling(path, s) for s in SIBLING_SUFFIXES)):
-        try:
-            st = os.lstat(p)
-        except FileNotFoundError:
-            continue
-        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
-            os.chmod(p, 0o600)
-
-
-def _check_sqlite_header(path: Path) -> None:
-    """Cheap identification before SQLite touches the file (it is never written here)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise StoreNotFound(f"no store at {path}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise StoreCorrupted("not a Cove store (not a regular file)")
-    with open(path, "rb") as f:
-        head = f.read(100)
-    if (
-        len(head) < 100
-        or head[:16] != _SQLITE_MAGIC
-        or head[18:20] != b"\x02\x02"  # WAL
-        or int.from_bytes(head[60:64], "big") != SCHEMA_VERSION
-        or int.from_bytes(head[68:72], "big") != APPLICATION_ID
-    ):
-        raise StoreCorrupted("not a Cove store")
-
-
-# -- SQLite -------------------------------------------------------------------------------
-
-
-async def _connect(path: Path) -> _Conn:
-    """Open ``path`` read-write (never creating it) with the store's PRAGMAs."""
-    uri = "file:" + pathname2url(str(path)) + "?mode=rw"
-    try:
-        db = await aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=0)
-    except _SQLITE_ERRORS as exc:
-        raise _store_error(exc) from None
-    conn = _Conn(db)
-    try:
-        for pragma in _PRAGMAS:
-            await conn.run(pragma)
-        mode = await conn.one("PRAGMA journal_mode=WAL")
-        if mode is None or str(mode[0]).lower() != "wal":
-            raise StoreCorrupted("the store is not in WAL mode")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
-
-
-def _expected_schema() -> list[tuple[Any, ...]]:
-    mem = sqlite3.connect(":memory:")
-    try:
-        for sql in SCHEMA:
-            mem.execute(sql)
-        return [tuple(r) for r in mem.execute(_SCHEMA_QUERY)]
-    finally:
-        mem.close()
-
-
-_SCHEMA_QUERY = "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name"
-_EXPECTED_SCHEMA = _expected_schema()
-
-
-async def _check_file(conn: _Conn, path: Path) -> None:
-    """Recover the WAL, then check identity, schema and size (StoreCorrupted if off)."""
-    await conn.run("PRAGMA wal_checkpoint(TRUNCATE)")  # takes the exclusive lock
-    for pragma, expected in (
-        ("PRAGMA application_id", APPLICATION_ID),
-        ("PRAGMA user_version", SCHEMA_VERSION),
-        ("PRAGMA page_size", PAGE_SIZE),
-    ):
-        row = await conn.one(pragma)
-        if row is None or row[0] != expected:
-            raise StoreCorrupted("not a Cove store")
-    if await conn.all(_SCHEMA_QUERY) != _EXPECTED_SCHEMA:
-        raise StoreCorrupted("the store's schema has been altered")
-    pages = await conn.one("PRAGMA page_count")
-    if pages is None or pages[0] * PAGE_SIZE != os.path.getsize(path):
-        raise StoreCorrupted("the store file has been truncated or extended")
-
-
-async def _initialize(path: Path, header: Header) -> None:
-    """Write the schema and header into the empty file at ``path``, then close it."""
-    try:
-        db = await aiosqlite.connect(str(path), isolation_level=None, timeout=0)
-    except _SQLITE_ERRORS as exc:
-        raise _store_error(exc) from None
-    conn = _Conn(db)
-    try:
-        for pragma in _PRAGMAS:
-            await conn.run(pragma)
-        await conn.run(f"PRAGMA page_size={PAGE_SIZE}")
-        await conn.run("PRAGMA journal_mode=WAL")
-        await conn.run("BEGIN IMMEDIATE")
-        for sql in SCHEMA:
-            await conn.run(sql)
-        await conn.run("INSERT INTO store_header (id, header) VALUES (1, ?)", (header.encode(),))
-        await conn.run(f"PRAGMA application_id={APPLICATION_ID}")
-        await conn.run(f"PRAGMA user_version={SCHEMA_VERSION}")
-        await conn.run("COMMIT")
-        await conn.run("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        await conn.close()

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from cove.client.service import CoveClient
+from cove.client import CoveClient
 from tests.support.canary import Canaries, scan_tree
 from tests.support.relay_process import RelayProcess
 
@@ -208,7 +208,7 @@ def test_changed_identity_key_blocks_sending_until_trusted(tmp_path: Path) -> No
 
 async def _key_change(tmp_path: Path, url: str) -> None:
     from cove.client.errors import KeyChanged
-    from cove.client.service import PIN, Pin
+    from cove.client.trust import Pin
 
     a = await CoveClient.init(tmp_path / "alice", "pw", url, "alice", None)
     b = await CoveClient.init(tmp_path / "bob", "pw", url, "bob", None)
@@ -221,8 +221,8 @@ async def _key_change(tmp_path: Path, url: str) -> None:
         assert not changed and len(number.replace(" ", "")) == 60
         # bob's client had pinned another key for alice (as if alice's key changed).
         async with b.store.transaction() as txn:
-            await b._put_pin(txn, Pin("alice", b"\x01" * 32))
-            assert await txn.get(PIN, b"alice") is not None
+            await b.trust_store.put_pin(txn, Pin("alice", b"\x01" * 32))
+            assert await b.trust_store.pin(txn, "alice") == Pin("alice", b"\x01" * 32)
         with pytest.raises(KeyChanged):
             await b.post(gid, tid, "blocked")
         _, changed = await b.verify("alice")

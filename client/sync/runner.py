@@ -1,0 +1,344 @@
+"""The sync runner: awaits the relay and runs the sans-I/O engine over each log page,
+one store transaction per page (group state, kept records and cursor together).
+
+::
+
+    sync():  outbox.flush -> inbox (Welcomes: join) -> each group's log, page by page
+             -> maintenance (commit waiting proposals, due self-updates) -> KeyPackages
+
+Received app records go to the feature that registered their type
+(:mod:`cove.client.features`); a record no feature handles, or one that does not
+decode, is quarantined — with its plaintext and sender when it is well formed
+but newer than this client, so that it can be read after an upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cove.client.context import Context
+from cove.client.errors import ClientError
+from cove.client.features import Incoming, feature_for
+from cove.client.group_state import GroupRecord, GroupStates, handles, metadata
+from cove.client.key_packages import KeyPackages
+from cove.client.messages import MessageStore, QuarantineRow
+from cove.client.profile import group_config, validator
+from cove.client.records import MessageView
+from cove.client.session import RelayError, client_error
+from cove.client.store import Txn
+from cove.client.sync.engine import MembershipChanged, Quarantined, Received, process_log
+from cove.client.trust import Trust
+from cove.protocol import CoveError, Group
+from cove.protocol.app import UnknownRecordType, UnsupportedAppVersion
+from cove.protocol.app import decode as decode_record
+from cove.protocol.group_metadata import GroupKind
+from cove.protocol.identity import CoveIdentity
+from cove.protocol.mls.framing import MLSMessage
+from cove.protocol.mls.welcome import Welcome
+from cove.protocol.wire import envelopes as E
+from cove.protocol.wire.codes import ErrorCode
+
+if TYPE_CHECKING:
+    from cove.client.outbox import Outbox
+
+PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    groups: int = 0
+    received: int = 0
+    joined: int = 0
+    quarantined: int = 0
+    commits: int = 0
+    resent: int = 0  # outbox entries posted again after a crash or an outage
+    #: groups this account is no longer in since this sync (removed, or left elsewhere)
+    left: tuple[bytes, ...] = ()
+
+
+@dataclass(slots=True)
+class Applied:
+    """What :meth:`SyncRunner.apply_entries` did with a batch of log entries."""
+
+    received: int = 0
+    quarantined: int = 0
+    messages: list[MessageView] = field(default_factory=list)
+    removed: bool = False
+
+
+class SyncRunner:
+    def __init__(
+        self,
+        ctx: Context,
+        states: GroupStates,
+        messages: MessageStore,
+        trust: Trust,
+        key_packages: KeyPackages,
+    ) -> None:
+        self.ctx = ctx
+        self.states = states
+        self.messages = messages
+        self.trust = trust
+        self.key_packages = key_packages
+        self.outbox: Outbox | None = None  # set by the facade (the outbox syncs through us)
+
+    def _outbox(self) -> Outbox:
+        assert self.outbox is not None
+        return self.outbox
+
+    async def sync(self) -> SyncReport:
+        """Fetch and process everything: Welcomes, every group's log, the outbox."""
+        resent = await self._outbox().flush()
+        joined = await self.process_inbox()
+        async with self.ctx.store.transaction() as txn:
+            ids = [r.group_id for r in await self.states.all(txn) if r.active]
+        received = quarantined = 0
+        left = []
+        for group_id in ids:
+            received += await self.read_again(group_id)
+            applied = await self.sync_group(group_id)
+            received += applied.received
+            quarantined += applied.quarantined
+            if applied.removed:
+                left.append(group_id)
+        commits = 0
+        for group_id in ids:
+            if group_id not in left:
+                commits += await self.maintain(group_id)
+        with contextlib.suppress(ClientError):
+            await self.key_packages.replenish()
+        return SyncReport(len(ids), received, joined, quarantined, commits, resent, tuple(left))
+
+    async def sync_group(self, group_id: bytes) -> Applied:
+        total = Applied()
+        while True:
+            async with self.ctx.store.transaction() as txn:
+                record = await self.states.record(txn, group_id)
+            if record is None or not record.active:
+                return total
+            try:
+                page = await self.ctx.session.call(
+                    "fetch_messages",
+                    path={"group_id": group_id.hex()},
+                    query={"after": str(record.seq), "limit": str(PAGE)},
+                )
+            except RelayError as exc:
+                if exc.code != ErrorCode.NOT_FOUND:
+                    raise client_error(exc) from None
+                # The relay no longer lets us read this group: we were removed (the
+                # removal commit is not delivered to the removed). Forget its secrets;
+                # the messages we already read stay readable here.
+                await self.forget(group_id)
+                total.removed = True
+                return total
+            applied = await self.apply_entries(
+                group_id, [(m.seq, m.message) for m in page.messages]
+            )
+            total.received += applied.received
+            total.quarantined += applied.quarantined
+            total.messages += applied.messages
+            if applied.removed:
+                total.removed = True
+                return total
+            if not page.more:
+                return total
+
+    async def forget(self, group_id: bytes) -> None:
+        """We are out of the group: drop its MLS state (every secret) and outbox."""
+        async with self.ctx.store.transaction() as txn:
+            record = await self.states.record(txn, group_id)
+            if record is None:
+                return
+            await self.states.forget(txn, record)
+            await self._outbox().drop_group(txn, group_id)
+
+    async def apply_entries(self, group_id: bytes, entries: Sequence[tuple[int, bytes]]) -> Applied:
+        """Run the engine over log entries; one transaction for the state and the records.
+        Returns what was received (the new messages, as views) and quarantined."""
+        applied = Applied()
+        if not entries:
+            return applied
+        async with self.ctx.store.transaction() as txn:
+            record, group = await self.states.load(txn, group_id)
+            cursor = record.cursor()
+            events = process_log(group, cursor, entries)
+            record.set_cursor(cursor)
+            now = self.ctx.clock.now()
+            for ev in events:
+                if isinstance(ev, Received):
+                    await self._receive(txn, group_id, ev, now, applied)
+                elif isinstance(ev, MembershipChanged):
+                    await self.trust.observe(txn, ev.added + ev.updated)
+                    if ev.removed and not ev.removed_me:
+                        record.needs_update = True  # PCS after any removal
+                    if ev.removed_me:  # we were removed: keep no MLS state at all
+                        record.removed_by = CoveIdentity.from_bytes(ev.committer_credential).handle
+                        applied.removed = True
+                        break
+                elif isinstance(ev, Quarantined):
+                    await self.messages.quarantine(
+                        txn, QuarantineRow(group_id, ev.seq, ev.reason, ev.message)
+                    )
+                    applied.quarantined += 1
+            if applied.removed:
+                await self.states.forget(txn, record)
+                await self._outbox().drop_group(txn, group_id)
+            else:
+                await self.states.save(txn, record, group)
+        return applied
+
+    async def _receive(
+        self, txn: Txn, group_id: bytes, ev: Received, now: int, applied: Applied
+    ) -> None:
+        sender = CoveIdentity.from_bytes(ev.sender_credential).handle
+        try:
+            app = decode_record(ev.data)
+        except (UnsupportedAppVersion, UnknownRecordType) as exc:
+            await self.messages.quarantine(txn, QuarantineRow(
+                group_id, ev.seq, f"not readable by this version of Cove: {exc}", b"",
+                ev.data, sender, ev.epoch,
+            ))  # fmt: skip
+            applied.quarantined += 1
+            return
+        except CoveError as exc:
+            await self.messages.quarantine(
+                txn, QuarantineRow(group_id, ev.seq, f"bad app record: {exc}", b"", None, sender)
+            )
+            applied.quarantined += 1
+            return
+        feature = feature_for(app)
+        if feature is None:
+            await self.messages.quarantine(txn, QuarantineRow(
+                group_id, ev.seq, f"no feature handles {type(app).__name__}", b"",
+                ev.data, sender, ev.epoch,
+            ))  # fmt: skip
+            applied.quarantined += 1
+            return
+        shown = await feature.receive(
+            Incoming(txn, self.messages, group_id, app, sender, ev.seq, ev.epoch, now)
+        )
+        if shown is not None:
+            applied.received += 1
+            applied.messages.append(shown)
+
+    async def read_again(self, group_id: bytes) -> int:
+        """Records kept in quarantine with their plaintext (a newer version or record
+        type than this client knew) that this client can now read are received."""
+        done = 0
+        async with self.ctx.store.transaction() as txn:
+            for row in await self.messages.quarantined(txn, group_id):
+                if row.plaintext is None or row.sender is None:
+                    continue
+                try:
+                    app = decode_record(row.plaintext)
+                except CoveError:
+                    continue
+                feature = feature_for(app)
+                if feature is None:
+                    continue
+                await feature.receive(Incoming(
+                    txn, self.messages, group_id, app, row.sender, row.seq, row.epoch or 0,
+                    self.ctx.clock.now(),
+                ))  # fmt: skip
+                await self.messages.release(txn, row)
+                done += 1
+        return done
+
+    async def process_inbox(self) -> int:
+        account = self.ctx.account
+        page = await self.ctx.session.request(
+            "fetch_inbox", query={"after": str(account.inbox_cursor)}
+        )
+        joined = 0
+        for entry in page.entries:
+            if await self.join(entry):
+                joined += 1
+            account.inbox_cursor = max(account.inbox_cursor, entry.inbox_id)
+        if page.entries:
+            await self.ctx.save_account()
+            await self.ctx.session.request("ack_inbox", E.InboxAck(up_to=account.inbox_cursor))
+        return joined
+
+    async def join(self, entry: E.InboxEntry) -> bool:
+        try:
+            welcome = MLSMessage.from_bytes(entry.welcome).body
+        except CoveError:
+            return False
+        if not isinstance(welcome, Welcome):
+            return False
+        async with self.ctx.store.transaction() as txn:
+            known = await self.states.record(txn, entry.group_id)
+            # A replayed Welcome: we are in the group, or it is older than where we left.
+            if known is not None and (known.active or entry.commit_seq <= known.seq):
+                return False
+            for secrets in welcome.secrets:
+                found = await self.key_packages.find(txn, secrets.new_member)
+                if found is None:
+                    continue
+                bundle, last_resort = found
+                try:
+                    group = Group.join(
+                        welcome, bundle, self.ctx.rng, config=group_config(),
+                        credential_validator=validator,
+                    )  # fmt: skip
+                except CoveError:
+                    return False
+                if group.group_id != entry.group_id:
+                    return False
+                if not last_resort:
+                    await self.key_packages.used(txn, secrets.new_member)
+                meta = metadata(group)
+                peer = ""
+                if meta.kind == GroupKind.DIRECT:
+                    me = self.ctx.account.handle
+                    peer = next((h for h in handles(group) if h != me), "")
+                record = GroupRecord(
+                    group.group_id, entry.commit_seq, entry.commit_seq, kind=meta.kind, peer=peer,
+                    last_update=self.ctx.clock.now(),
+                    state_version=known.state_version if known else 0,
+                )  # fmt: skip
+                await self.trust.observe(txn, [m.credential.identity for m in group.members()])
+                await self.states.save(txn, record, group)
+                return True
+        return False
+
+    async def maintain(self, group_id: bytes) -> int:
+        """Commit waiting proposals and due self-updates (post-compromise security)."""
+        from cove.client.outbox import Made
+
+        async with self.ctx.store.transaction() as txn:
+            if not await self.states.is_active(txn, group_id):
+                return 0
+            record, group = await self.states.load(txn, group_id)
+            self.states.keep(record, group)
+        if group.pending_proposals:
+            with contextlib.suppress(ClientError):
+                if await self._outbox().commit(
+                    group_id, lambda g: Made(g.commit()) if g.pending_proposals else None
+                ):
+                    return 1
+        return await self.maybe_self_update(group_id)
+
+    async def maybe_self_update(self, group_id: bytes) -> int:
+        from cove.client.outbox import Made
+
+        async with self.ctx.store.transaction() as txn:
+            if not await self.states.is_active(txn, group_id):
+                return 0
+            record, group = await self.states.load(txn, group_id)
+            self.states.keep(record, group)
+        account = self.ctx.account
+        due = (
+            record.needs_update
+            or self.ctx.clock.now() - record.last_update >= account.update_interval
+            or record.sent_since_update >= account.update_after_messages
+        )
+        if not due or not group.active or len(group.members()) < 2:
+            return 0
+        with contextlib.suppress(ClientError):
+            await self._outbox().commit(group_id, lambda g: Made(g.update()))
+            return 1
+        return 0
