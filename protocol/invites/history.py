@@ -186,28 +186,17 @@ def _read_item(r: Reader) -> HistoryItem:
     return HistoryItem(position, logged_at, author, handle, record)
 
 
-def _record_type(record: bytes) -> int | None:
-    """The app record's type, ``None`` if its type is unknown here; DecodeError if malformed."""
-    try:
-        return int(decode(record).RECORD_TYPE)
-    except (UnknownRecordType, UnsupportedAppVersion):
-        return None
-
-
 def _titles_item(item: HistoryItem, pin_types: frozenset[int]) -> HistoryItem | None:
+    """``item`` as the titles level shares it (``None``: left out)."""
     try:
         record = decode(item.record)
-    except UnknownRecordType as exc:
-        keep = exc.record_type == RULES_RECORD_TYPE or exc.record_type in pin_types
-        return item if keep else None
     except DecodeError:
         return None
     if isinstance(record, ThreadRoot):
         stripped = ThreadRoot(id=record.id, sent_at=record.sent_at, title=record.title, body="")
         return replace(item, record=stripped.encode())
-    if int(record.RECORD_TYPE) in pin_types:
-        return item
-    return None
+    kind = int(record.RECORD_TYPE)
+    return item if kind == RULES_RECORD_TYPE or kind in pin_types else None
 
 
 def build_bundle(
@@ -248,21 +237,18 @@ def check_bundle(
         raise InviteRefused("invite.history.beyond_setting", "the group shares less")
     for item in bundle.items:
         try:
-            record_type = _record_type(item.record)
+            record = decode(item.record)
+        except (UnknownRecordType, UnsupportedAppVersion):
+            if bundle.level == HistoryLevel.FULL:
+                continue  # kept and shown as "cannot display", as app content says
+            raise InviteRefused("invite.history.beyond_setting", "an unknown record") from None
         except DecodeError as exc:
             raise InviteRefused("invite.history.malformed", str(exc)) from None
         if bundle.level == HistoryLevel.FULL:
             continue
-        if record_type is None:
-            try:
-                decode(item.record)
-            except UnknownRecordType as exc:
-                record_type = exc.record_type
-            except UnsupportedAppVersion:
-                raise InviteRefused("invite.history.beyond_setting", "an unknown record") from None
-        if record_type == RULES_RECORD_TYPE or record_type in pin_types:
+        kind = int(record.RECORD_TYPE)
+        if kind == RULES_RECORD_TYPE or kind in pin_types:
             continue
-        record = decode(item.record) if record_type is not None else None
         if not (isinstance(record, ThreadRoot) and record.body == "" and not record.attachments):
             raise InviteRefused("invite.history.beyond_setting", "more than titles")
 
