@@ -33,6 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _IN_CI and hasattr(config.option, "cov_fail_under"):
         config.option.cov_fail_under = COVERAGE_FLOOR
 
+
 _ID = re.compile(r"\[(?:(suite(\d+))-\d+|case\d+)\]$")
 _report: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
 

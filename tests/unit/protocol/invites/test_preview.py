@@ -105,9 +105,8 @@ def test_forgery_by_a_holder_of_the_link_is_detected() -> None:
     # she keeps ana's name and key but cannot sign for her
     altered = replace(PREVIEW, rules_text="Anything goes.").to_bytes()
     refused("invite.preview.bad_signature", reseal(inner_of(altered, sig)))
-    genuine_sig = open_preview(SEALED, LINK) and INVITE_SUITE.sign(
-        ANA.identity_private, preview_tbs(PREVIEW.to_bytes())
-    )
+    # ana's genuine signature (of the unaltered preview) does not cover the altered text
+    genuine_sig = INVITE_SUITE.sign(ANA.identity_private, preview_tbs(PREVIEW.to_bytes()))
     refused("invite.preview.bad_signature", reseal(inner_of(altered, genuine_sig)))
     # and a genuine preview of another link re-sealed under this one
     other = link_for(ANA, seed=9)
