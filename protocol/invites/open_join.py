@@ -43,13 +43,17 @@ who commits re-seals it for each open link of the settings)::
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Final
 
 from ..codec import Reader, Writer
 from ..crypto import RandomProvider
-from ..errors import CryptoError, DecodeError, UsageError
+from ..errors import CryptoError, DecodeError, UsageError, ValidationError
+from ..identity import CoveIdentity
+from ..mls.commit import Commit
+from ..mls.framing import FramedContent, SenderType
+from ..mls.proposals import ExternalInit, Remove
 from .errors import InviteRefused
 from .fields import U32_MAX, U64_MAX, check_bytes, check_uint, read_key
 from .join_settings import JoinSettings, LinkMode
@@ -169,6 +173,50 @@ class ExternalJoin:
     authenticated_data: bytes
     removed_identity_keys: tuple[bytes, ...] = ()
     other_proposals: int = 0
+
+
+def external_join_of(
+    content: FramedContent, identity_at: Callable[[int], bytes | None]
+) -> ExternalJoin:
+    """The :class:`ExternalJoin` of an external commit's framed content.
+
+    ``identity_at(leaf)`` gives the identity key of a current member's leaf (the
+    policy's roster), ``None`` for a blank leaf. Raises :class:`InviteRefused`
+    (``invite.open.extra_proposals``) for a commit that is not an external commit
+    with an UpdatePath and a Cove credential."""
+    commit = content.content
+    if content.sender.sender_type != SenderType.NEW_MEMBER_COMMIT or not isinstance(commit, Commit):
+        raise InviteRefused("invite.open.extra_proposals", "not an external commit")
+    if commit.path is None:
+        raise InviteRefused("invite.open.extra_proposals", "an external commit needs a path")
+    leaf = commit.path.leaf_node
+    try:
+        identity_key = CoveIdentity.from_credential(leaf.credential).identity_key
+    except ValidationError:
+        raise InviteRefused("invite.open.extra_proposals", "not a Cove credential") from None
+    removed: list[bytes] = []
+    others = 0
+    inits = 0
+    for item in commit.proposals:
+        body = item.proposal.body if item.proposal is not None else None
+        if isinstance(body, ExternalInit):
+            inits += 1
+        elif isinstance(body, Remove):
+            key = identity_at(body.removed)
+            if key is None:
+                raise InviteRefused("invite.open.removes_other", "a Remove of a blank leaf")
+            removed.append(key)
+        else:  # by reference, or any other proposal type
+            others += 1
+    return ExternalJoin(
+        group_id=content.group_id,
+        epoch=content.epoch,
+        joiner_signature_key=leaf.signature_key,
+        joiner_identity_key=identity_key,
+        authenticated_data=content.authenticated_data,
+        removed_identity_keys=tuple(removed),
+        other_proposals=others + abs(inits - 1),
+    )
 
 
 def check_external_join(
@@ -316,6 +364,7 @@ __all__ = [
     "ExternalJoin",
     "LinkJoinProof",
     "check_external_join",
+    "external_join_of",
     "link_join_tbs",
     "make_link_join_proof",
     "open_group_info",

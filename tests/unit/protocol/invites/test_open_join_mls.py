@@ -17,17 +17,17 @@ from cove.protocol.invites import (
     LinkMode,
     check_external_join,
     check_join_settings_change,
+    external_join_of,
     make_link_join_proof,
     open_group_info,
     seal_group_info,
     with_join_settings,
 )
-from cove.protocol.mls.commit import Commit
-from cove.protocol.mls.framing import MLSMessage, PublicMessage
+from cove.protocol.mls.framing import MLSMessage, PublicMessage, Sender
 from cove.protocol.mls.group import Group
 from cove.protocol.mls.key_package_bundle import default_capabilities
 from cove.protocol.mls.leaf_node import Capabilities
-from cove.protocol.mls.proposals import GroupContextExtensions, Proposal
+from cove.protocol.mls.proposals import GroupContextExtensions, Proposal, ProposalOrRef, Remove
 from cove.protocol.mls.welcome import GroupInfo
 
 from .helpers import ED, GROUP_ID, NOW, entry_for, settings_with
@@ -51,16 +51,11 @@ def identity(handle: str, seed: int) -> tuple[bytes, bytes, CoveIdentity]:
     )
 
 
-def commit_view(commit: bytes) -> tuple[int, bytes, bytes, bytes]:
-    """What a member reads from an external commit: (epoch, authenticated data,
-    joiner's signature key, joiner's identity key)."""
+def external_join(commit: bytes, roster: dict[int, bytes]) -> ExternalJoin:
+    """What a member's policy engine hands to check_external_join."""
     body = MLSMessage.from_bytes(commit).body
     assert isinstance(body, PublicMessage)
-    content = body.content
-    assert isinstance(content.content, Commit) and content.content.path is not None
-    leaf = content.content.path.leaf_node
-    ident = CoveIdentity.from_credential(leaf.credential)
-    return content.epoch, content.authenticated_data, leaf.signature_key, ident.identity_key
+    return external_join_of(body.content, roster.get)
 
 
 def test_open_link_join_end_to_end() -> None:
@@ -116,11 +111,12 @@ def test_open_link_join_end_to_end() -> None:
     )
 
     # ana (every member) checks the external commit before applying it
-    c_epoch, ad, sig_key, ident_key = commit_view(commit)
     members = frozenset({ana.identity_key})
+    j = external_join(commit, {0: ana.identity_key})
+    assert (j.epoch, j.joiner_identity_key, j.other_proposals) == (0, nia.identity_key, 0)
     used = check_external_join(
         settings,
-        ExternalJoin(GROUP_ID, c_epoch, sig_key, ident_key, ad),
+        j,
         members=members,
         banned=frozenset(),
         pending_link_join=None,
@@ -141,16 +137,25 @@ def test_open_link_join_end_to_end() -> None:
         credential_validator=VALIDATOR,
         authenticated_data=proof,
     )
-    e_epoch, e_ad, e_sig, e_ident = commit_view(eve_commit)
     with pytest.raises(InviteRefused) as info_refused:
         check_external_join(
             settings,
-            ExternalJoin(GROUP_ID, e_epoch, e_sig, e_ident, e_ad),
+            external_join(eve_commit, {0: ana.identity_key, 1: nia.identity_key}),
             members=members | {nia.identity_key},
             banned=frozenset(),
             pending_link_join=used,
         )
     assert info_refused.value.rule == "invite.open.not_counted"
+    # and even with the count done, the lifted proof fails: its rules acceptance is nia's
+    with pytest.raises(InviteRefused) as info_refused:
+        check_external_join(
+            settings,
+            external_join(eve_commit, {0: ana.identity_key, 1: nia.identity_key}),
+            members=members | {nia.identity_key},
+            banned=frozenset(),
+            pending_link_join=None,
+        )
+    assert info_refused.value.rule == "invite.open.rules_not_accepted"
 
     # the joiner's first own commit counts her join (any member may make exactly this change)
     counted = settings.with_use_counted(used)
@@ -165,6 +170,35 @@ def test_open_link_join_end_to_end() -> None:
         pending_link_join=used,
     )
     joined.apply_pending_commit()
+    # the adapter refuses what is not an external commit with a path, or removes a blank leaf
+    eve_content = MLSMessage.from_bytes(eve_commit).body.content  # type: ignore[union-attr]
+    as_member = replace(eve_content, sender=Sender.member(0))
+    no_path = replace(eve_content, content=replace(eve_content.content, path=None))
+    blank = replace(
+        eve_content,
+        content=replace(
+            eve_content.content,
+            proposals=(*eve_content.content.proposals, ProposalOrRef(Proposal(Remove(5)))),
+        ),
+    )
+    for content, rule in (
+        (as_member, "invite.open.extra_proposals"),
+        (no_path, "invite.open.extra_proposals"),
+        (blank, "invite.open.removes_other"),
+    ):
+        with pytest.raises(InviteRefused) as info_refused:
+            external_join_of(content, {0: ana.identity_key}.get)
+        assert info_refused.value.rule == rule
+    removing = replace(
+        eve_content,
+        content=replace(
+            eve_content.content,
+            proposals=(*eve_content.content.proposals, ProposalOrRef(Proposal(Remove(0)))),
+        ),
+    )
+    assert external_join_of(removing, {0: ana.identity_key}.get).removed_identity_keys == (
+        ana.identity_key,
+    )
     group.process(out.commit)
     after = JoinSettings.from_extensions(group.extensions)
     assert after is not None and after.link(used).used == 1  # type: ignore[union-attr]
