@@ -158,7 +158,10 @@ class HistoryBundle:
         if level not in (1, 2):
             raise r.error("unknown history level")
         up_to = r.uint64()
-        items = r.vector(_read_item, MAX_BUNDLE_BYTES)
+        try:
+            items = r.vector(_read_item, MAX_BUNDLE_BYTES)
+        except UsageError as exc:  # pragma: no cover - _read_item reads every bound first
+            raise DecodeError(str(exc), type_name=_TYPE) from None
         r.expect_end()
         try:
             return cls(group_id, newcomer, HistoryLevel(level), up_to, tuple(items))

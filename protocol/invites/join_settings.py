@@ -203,9 +203,17 @@ class JoinSettings:
         ids = [e.link_id for e in links]
         if any(a >= b for a, b in itertools.pairwise(ids)):
             raise DecodeError("links not strictly increasing", type_name=_TYPE)
-        return cls(
-            HistoryLevel(raw_history), open_links, rules_version, rules_hash, intake, tuple(links)
-        )
+        try:
+            return cls(
+                HistoryLevel(raw_history),
+                open_links,
+                rules_version,
+                rules_hash,
+                intake,
+                tuple(links),
+            )
+        except UsageError as exc:  # pragma: no cover - every bound was read above
+            raise DecodeError(str(exc), type_name=_TYPE) from None
 
     def extension(self) -> Extension:
         return Extension(JOIN_SETTINGS_EXTENSION, self.to_bytes())

@@ -123,6 +123,10 @@ class LinkPreview:
         check_uint("LinkPreview.expires_at", self.expires_at, TIME_MAX)
         check_uint("LinkPreview.created_at", self.created_at, TIME_MAX)
 
+    def __repr__(self) -> str:
+        # the group's name, rules and questions are content: never in logs
+        return f"LinkPreview(link_id={self.link_id.hex()}, mode={self.mode.name}, <content hidden>)"
+
     @property
     def rules(self) -> tuple[int, bytes, str] | None:
         """``(version, salt, text)`` or ``None``."""

@@ -207,3 +207,9 @@ def test_sealed_group_info_round_trip_and_refusals() -> None:
     with pytest.raises(InviteRefused) as info:
         sealed_group_info_epoch(b"\x01" * 20)
     assert info.value.rule == "invite.open.malformed_proof"
+
+
+@given(st.binary(max_size=200))
+def test_open_group_info_raises_only_refusals(data: bytes) -> None:
+    with pytest.raises(InviteRefused):
+        open_group_info(data, OPEN_LINK.keys())

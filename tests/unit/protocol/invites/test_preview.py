@@ -189,3 +189,9 @@ def test_preview_decoder_on_mutations(at: int, xor: int) -> None:
 def test_open_preview_raises_only_refusals(data: bytes) -> None:
     with pytest.raises(InviteRefused):
         open_preview(data, LINK)
+
+
+def test_preview_repr_hides_content() -> None:
+    text = repr(PREVIEW)
+    for needle in ("lupus", "Be kind", "hear about", "Welcome"):
+        assert needle not in text
