@@ -208,6 +208,19 @@ def test_doc_lists_every_rule_with_its_reason() -> None:
         assert row in text, rule_id
 
 
+def test_every_rule_is_asserted_by_a_test() -> None:
+    from cove.protocol.invites import RULES
+
+    here = Path(__file__).parent
+    tests = "".join(
+        p.read_text(encoding="utf-8")
+        for p in here.glob("test_*.py")
+        if p.name != Path(__file__).name
+    )
+    missing = [rule_id for rule_id in RULES if f'"{rule_id}"' not in tests]
+    assert not missing, missing
+
+
 if __name__ == "__main__":  # pragma: no cover - prints the block for the doc
     for name, value in vectors():
         print(f"{name} = {value}")
