@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Annotated, ClassVar, Final, Self, TypeAlias
+from typing import Annotated, Any, ClassVar, Final, Self, TypeAlias
 
 from ..crypto.rng import RandomProvider
 from ..crypto.stream import AttachmentDecryptor, ciphertext_length
@@ -285,6 +285,17 @@ RECORD_CLASSES: Final[dict[RecordType, type[AppRecord]]] = {
 _BY_NUMBER: Final[dict[int, type[AppRecord]]] = {int(k): v for k, v in RECORD_CLASSES.items()}
 
 
+#: Record classes of feature modules (e.g. :mod:`.join_records`), by type number.
+_FEATURE_RECORDS: Final[dict[int, Any]] = {}
+
+
+def register_record_class(number: int, cls: type) -> None:
+    """Let :func:`decode` build a feature module's record type ``number``."""
+    if number in _BY_NUMBER or number in _FEATURE_RECORDS or not 8 <= number < 128:
+        raise UsageError(f"record type {number} is taken or out of range")
+    _FEATURE_RECORDS[number] = cls
+
+
 def encode(record: AppRecord) -> bytes:
     """``record.encode()``; UsageError for anything that is not an app record."""
     if not isinstance(record, _Record):
@@ -303,7 +314,7 @@ def decode(data: bytes) -> AppRecord:
     number = obj.pop("t", None)
     if type(number) is not int:
         raise DecodeError("missing or malformed record type", type_name="AppRecord")
-    cls = _BY_NUMBER.get(number)
+    cls = _BY_NUMBER.get(number) or _FEATURE_RECORDS.get(number)
     if cls is None:
         raise UnknownRecordType(number)
     try:
@@ -333,4 +344,7 @@ __all__ = [
     "decode",
     "encode",
     "new_record_id",
+    "register_record_class",
 ]
+
+from . import join_records as _join_records  # noqa: E402, F401  (registers its record types)
