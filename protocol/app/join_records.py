@@ -103,7 +103,7 @@ class _JoinRecord(Struct):
 
     def encode(self) -> bytes:
         body: dict[str, object] = {"v": 1, "t": self.RECORD_TYPE}
-        body.update(self._to_map())
+        body.update(self.to_map())
         return pack(body, type(self).__name__)
 
     @classmethod

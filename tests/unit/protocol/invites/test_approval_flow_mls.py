@@ -128,7 +128,8 @@ def test_approval_join_with_titles_history_and_a_reply() -> None:
         [
             Proposal(Add(nia_bundle.key_package)),
             Proposal(GroupContextExtensions(with_join_settings(group.extensions, counted))),
-        ]
+        ],
+        now=NOW,
     )
     group.apply_pending_commit()
     requests.mark_handled(request)

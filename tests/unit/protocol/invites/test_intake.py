@@ -31,7 +31,7 @@ def test_every_moderator_derives_the_same_key_and_a_new_moderator_set_a_new_one(
     rng = SeededRandom("moderators' room")
     ana = Group.create(1, b"mods of " + GROUP_ID, Credential.basic(b"ana"), rng, now=NOW)
     ben = KeyPackageBundle.create(1, Credential.basic(b"ben"), rng, now=NOW)
-    out = ana.add([ben.key_package])
+    out = ana.add([ben.key_package], now=NOW)
     ana.apply_pending_commit()
     assert out.welcome is not None
     ben_group = Group.join(out.welcome, ben, rng, ratchet_tree=ana.ratchet_tree())
