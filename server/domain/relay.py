@@ -46,20 +46,29 @@ from ..errors import (
     InvalidInvite,
     InvalidMLSMessage,
     NotFound,
-    QuotaExceeded,
     RateLimited,
     RelayError,
     Unauthorized,
 )
 from ..storage.base import AccountRecord, DeviceRecord, MemberRecord, Session, Storage, Txn
 from .clock import Clock
-from .crypto import Token, new_id, new_invite_code, new_token, secret_hash, verify_ed25519
+from .crypto import (
+    Token,
+    new_id,
+    new_invite_code,
+    new_token,
+    secret_hash,
+    token_is_ours,
+    verify_ed25519,
+)
 from .events import Hub
 from .ratelimit import RateLimiter
+from .uploads import Uploads
 
 log = logging.getLogger("cove.relay")
 
 RELAY_ID_KEY = "relay_id"
+TOKEN_KEY_NAME = "token_key"  # noqa: S105 - the name of a relay_meta row
 _SESSION_CACHE_SECONDS = 60.0
 _SESSION_CACHE_SIZE = 100_000
 _RANK = {"member": 0, "moderator": 1, "owner": 2}
@@ -104,7 +113,9 @@ class Relay:
         self.storage = storage
         self.clock = clock
         self.hub = Hub(config.limit("ws_connections_per_account"), config.limit("ws_send_queue"))
+        self.uploads = Uploads(self)
         self.relay_id = b""
+        self._token_key = b""
         self._challenges: dict[bytes, float] = {}
         # token hash -> (session, monotonic time cached); see access_caller
         self._sessions: dict[bytes, tuple[Session, float]] = {}
@@ -124,7 +135,12 @@ class Relay:
             if relay_id is None:
                 relay_id = new_id()
                 await txn.set_meta(RELAY_ID_KEY, relay_id)
+            token_key = await txn.get_meta(TOKEN_KEY_NAME)
+            if token_key is None:
+                token_key = new_id() + new_id()
+                await txn.set_meta(TOKEN_KEY_NAME, token_key)
         self.relay_id = relay_id
+        self._token_key = token_key
 
     # -- rate limits ----------------------------------------------------------
 
@@ -198,7 +214,7 @@ class Relay:
             req.signature,
             login_signing_input(self.relay_id, req.challenge, req.handle, req.device_key),
         )
-        token = new_token()
+        token = new_token(self._token_key)
         expires_at = self.clock.now() + self.config.limit("token_lifetime")
         async with self.storage.write() as txn:
             await txn.insert_token(secret_hash(token), device.device_id, expires_at)
@@ -209,16 +225,27 @@ class Relay:
             device_id=device.device_id,
         )
 
-    async def access_caller(self, token: Token | None) -> Caller:
+    def _auth_failed(self, address: str, message: str) -> Unauthorized:
+        """A request that did not authenticate costs its address one unauthenticated
+        request: a flood of bad tokens from one address ends in 429s."""
+        self.check_rate("unauth_per_address", address)
+        return Unauthorized(message)
+
+    async def access_caller(self, token: Token | None, address: str) -> Caller:
+        """The caller behind ``token``. A missing, garbled or foreign (untagged) token
+        is refused without a database lookup; every failure spends one of the
+        address's unauthenticated requests, so a flood ends in 429s."""
         if not token:
-            raise Unauthorized("missing bearer token")
+            raise self._auth_failed(address, "missing bearer token")
+        if not token_is_ours(self._token_key, token):
+            raise self._auth_failed(address, "unknown or expired token")
         token_hash = secret_hash(token)
         session = self._cached_session(token_hash)
         if session is None:
             async with self.storage.read() as txn:
                 session = await txn.session_by_token(token_hash, self.clock.now())
             if session is None:
-                raise Unauthorized("unknown or expired token")
+                raise self._auth_failed(address, "unknown or expired token")
             if len(self._sessions) >= _SESSION_CACHE_SIZE:
                 self._sessions.clear()
             self._sessions[token_hash] = (session, self.clock.monotonic())
@@ -685,17 +712,6 @@ class Relay:
         return E.Ok()
 
     # -- blobs -----------------------------------------------------------------------
-
-    async def do_upload_blob(self, caller: Caller, group_id: bytes, data: bytes) -> E.BlobRef:
-        blob_id = new_id()
-        async with self.storage.write() as txn:
-            await self.access_member_txn(txn, group_id, caller)
-            group = await txn.group(group_id)
-            assert group is not None
-            if group.blob_bytes + len(data) > self.config.limit("group_blob_quota"):
-                raise QuotaExceeded("the group's attachment quota is used up")
-            await txn.insert_blob(group_id, blob_id, data, self.clock.now())
-        return E.BlobRef(blob_id=blob_id, size=len(data))
 
     async def download_blob(self, caller: Caller, group_id: bytes, blob_id: bytes) -> bytes:
         async with self.storage.read() as txn:

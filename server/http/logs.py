@@ -18,14 +18,28 @@ import sys
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from .keys import ENDPOINT
+
 access_log = logging.getLogger("cove.relay.access")
 
 
+#: Methods shown as sent; anything else (malformed HTTP) is logged as ``-``.
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
+
+
 class AccessLogger(AbstractAccessLogger):
+    """One line per request from values the relay chose, never from input: the
+    method only if it is a standard one, the endpoint name the relay's handler
+    recorded (``-`` for anything not routed, malformed requests included)."""
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        route = getattr(getattr(request, "match_info", None), "route", None)
-        name = getattr(route, "name", None) or "-"
-        access_log.info("%s %s %d %.1fms", request.method, name, response.status, time * 1000)
+        try:
+            method = request.method if request.method in _METHODS else "-"
+            name = request.get(ENDPOINT, "-")
+            status = int(response.status)
+        except Exception:  # a request aiohttp could not parse: log what is certain
+            method, name, status = "-", "-", 0
+        access_log.info("%s %s %d %.1fms", method, name, status, time * 1000)
 
     @property
     def enabled(self) -> bool:

@@ -31,8 +31,8 @@ from cove.protocol.wire.limits import WS_FRAME
 
 from ..domain.events import CLOSE, Outgoing, Subscriber
 from ..domain.relay import Caller, Relay
-from .keys import RELAY, SOCKETS
-from .request import bearer
+from .keys import CONFIG, ENDPOINT, RELAY, SOCKETS
+from .request import bearer, client_address
 
 CLOSE_UNSUPPORTED = 1003
 CLOSE_INVALID = 1007
@@ -40,8 +40,10 @@ CLOSE_POLICY = 1008
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
+    request[ENDPOINT] = "stream"
     relay = request.app[RELAY]
-    caller = await relay.access_caller(bearer(request))
+    address = client_address(request, request.app[CONFIG].client_address_header)
+    caller = await relay.access_caller(bearer(request), address)
     sub = relay.hub.subscribe(caller.account_id, caller.device_id)
     heartbeat = float(relay.config.limit("ws_heartbeat"))
     ws = web.WebSocketResponse(max_msg_size=WS_FRAME, heartbeat=heartbeat)
