@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import weakref
 from collections.abc import AsyncIterator
 
@@ -23,7 +24,7 @@ from ..storage.sqlite import SqliteStorage
 from .errors import error_middleware
 from .handlers import HANDLERS, endpoint_handler
 from .keys import CONFIG, RELAY, SOCKETS
-from .request import defer_continue
+from .request import defer_continue, expect_continue
 from .stream import stream
 
 log = logging.getLogger("cove.relay")
@@ -57,17 +58,36 @@ def make_app(
     app[SOCKETS] = weakref.WeakSet()
     for ep in ENDPOINTS:
         if ep.body == "websocket":
-            app.router.add_route(ep.method, ep.path, stream, name=ep.name)
+            app.router.add_route(
+                ep.method, ep.path, stream, name=ep.name, expect_handler=expect_continue
+            )
         else:
             handler = endpoint_handler(ep, HANDLERS[ep.name])
             # uploads send their own 100 Continue, after the checks that may refuse them
-            expect = defer_continue if ep.body == "raw" else None
+            expect = defer_continue if ep.body == "raw" else expect_continue
             app.router.add_route(ep.method, ep.path, handler, name=ep.name, expect_handler=expect)
+    # last: every other path, so that aiohttp's own routes (and their expect handler)
+    # never answer
+    app.router.add_route("*", "/{tail:.*}", _unrouted, expect_handler=expect_continue)
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_retention_ctx)
     app.on_shutdown.append(_close_sockets)
     app.on_response_prepare.append(_headers)
     return app
+
+
+_PATTERNS = [
+    (ep.method, re.compile(re.sub(r"\{[a-z_]+\}", "[^/]+", ep.path) + "$")) for ep in ENDPOINTS
+]
+
+
+async def _unrouted(request: web.Request) -> web.StreamResponse:
+    """404 for an unknown path, 405 for a known one with another method (the error
+    middleware turns both into the usual error body)."""
+    allowed = {method for method, pattern in _PATTERNS if pattern.match(request.path)}
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
 
 
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:

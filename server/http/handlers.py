@@ -51,7 +51,12 @@ def endpoint_handler(ep: Endpoint, fn: Fn) -> Callable[[web.Request], Awaitable[
         if ep.body == "msgpack":
             assert ep.request is not None
             body = ep.request.decode(
-                await read_body(request, REQUEST_BODY, MSGPACK, body_deadline(relay.config))
+                await read_body(
+                    request,
+                    REQUEST_BODY,
+                    MSGPACK,
+                    body_deadline(relay.config, request.content_length),
+                )
             )
         # ep.body == "raw": the handler reads its own body, after its checks
         result = await fn(relay, caller, request, body)

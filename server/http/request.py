@@ -15,6 +15,7 @@ from cove.protocol.wire.limits import GROUP_ID_MAX, GROUP_ID_MIN, ID_LEN, REQUES
 from ..config import RelayConfig
 from ..domain.crypto import TOKEN_CHARS, Token
 from ..errors import BadRequest, BodyTimeout, BodyTooLarge, GroupNotFound, NotFound, RelayError
+from .errors import error_response
 
 _HEX = re.compile(r"[0-9a-f]+")
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -71,11 +72,26 @@ async def send_continue(request: web.Request) -> None:
         request.writer.output_size = 0
 
 
-async def defer_continue(request: web.Request) -> None:
-    """Expect handler for uploads: accept ``100-continue`` but send nothing yet."""
-    expect = request.headers.get("Expect", "").lower()
-    if expect != "100-continue":
-        raise BadRequest("only Expect: 100-continue is understood")
+def _expect_refusal(request: web.Request) -> web.Response | None:
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        return None
+    # aiohttp's own handler would quote the header back (and fail on bytes that
+    # are not UTF-8); expect handlers run outside the middleware, so answer here
+    return error_response(ErrorCode.BAD_REQUEST, "only Expect: 100-continue is understood")
+
+
+async def expect_continue(request: web.Request) -> web.Response | None:
+    """Expect handler of every route but uploads: ``100 Continue`` at once."""
+    refusal = _expect_refusal(request)
+    if refusal is None:
+        await send_continue(request)
+    return refusal
+
+
+async def defer_continue(request: web.Request) -> web.Response | None:
+    """Expect handler for uploads: accept ``100-continue`` but send nothing yet
+    (:func:`send_continue` follows once the upload is admitted)."""
+    return _expect_refusal(request)
 
 
 def bearer(request: web.Request) -> Token | None:
