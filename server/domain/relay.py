@@ -55,13 +55,13 @@ from .clock import Clock
 from .crypto import (
     Token,
     new_id,
-    new_invite_code,
     new_token,
     secret_hash,
     token_is_ours,
     verify_ed25519,
 )
 from .events import Hub
+from .invites import Invites
 from .ratelimit import RateLimiter
 from .uploads import Uploads
 
@@ -114,6 +114,7 @@ class Relay:
         self.clock = clock
         self.hub = Hub(config.limit("ws_connections_per_account"), config.limit("ws_send_queue"))
         self.uploads = Uploads(self)
+        self.invites = Invites(self)
         self.relay_id = b""
         self._token_key = b""
         self._challenges: dict[bytes, float] = {}
@@ -148,16 +149,6 @@ class Relay:
         wait = self._limiters[name].retry_after(key)
         if wait:
             raise RateLimited(wait)
-
-    # -- invites (admin CLI) ------------------------------------------------------
-
-    async def do_create_invite(self, uses: int, expires_in: int | None) -> str:
-        code = new_invite_code()
-        now = self.clock.now()
-        expires_at = None if expires_in is None else now + expires_in
-        async with self.storage.write() as txn:
-            await txn.insert_invite(secret_hash(code), uses, expires_at, now)
-        return code
 
     # -- accounts and login ---------------------------------------------------------
 

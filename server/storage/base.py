@@ -23,6 +23,14 @@ from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
+class InviteRecord:
+    code_hash: bytes
+    uses_left: int
+    expires_at: int | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccountRecord:
     account_id: bytes
     handle: str
@@ -95,6 +103,11 @@ class Txn(Protocol):
         self, code_hash: bytes, uses: int, expires_at: int | None, now: int
     ) -> None: ...
     async def use_invite(self, code_hash: bytes, now: int) -> bool: ...
+    async def invites(self, now: int) -> list[InviteRecord]:
+        """Invites still usable at ``now``, oldest first."""
+        ...
+
+    async def delete_invite(self, code_hash: bytes) -> bool: ...
 
     # accounts, devices, tokens
     async def insert_account(
@@ -188,6 +201,7 @@ __all__ = [
     "DeviceRecord",
     "GroupRecord",
     "InboxRecord",
+    "InviteRecord",
     "MemberRecord",
     "PurgeCounts",
     "Session",

@@ -29,6 +29,7 @@ from .base import (
     DeviceRecord,
     GroupRecord,
     InboxRecord,
+    InviteRecord,
     MemberRecord,
     PurgeCounts,
     Session,
@@ -114,6 +115,21 @@ class SqliteTxn:
         )
         await self._run("DELETE FROM invites WHERE uses_left = 0")
         return n == 1
+
+    async def invites(self, now: int) -> list[InviteRecord]:
+        rows = await self._all(
+            "SELECT code_hash, uses_left, expires_at, created_at FROM invites"
+            " WHERE uses_left > 0 AND (expires_at IS NULL OR expires_at > ?)"
+            " ORDER BY created_at, rowid",
+            (now,),
+        )
+        return [
+            InviteRecord(bytes(r[0]), int(r[1]), None if r[2] is None else int(r[2]), int(r[3]))
+            for r in rows
+        ]
+
+    async def delete_invite(self, code_hash: bytes) -> bool:
+        return await self._run("DELETE FROM invites WHERE code_hash = ?", (code_hash,)) == 1
 
     # -- accounts, devices, tokens ----------------------------------------------
 
