@@ -33,7 +33,6 @@ from cove.protocol.wire.auth import (
 )
 from cove.protocol.wire.codes import ErrorCode
 from cove.protocol.wire.limits import RATE_WINDOWS, limit_row
-from cove.protocol.wire.mls_header import ContentType, WireFormat, peek_mls_header
 
 from ..config import RelayConfig
 from ..errors import (
@@ -42,7 +41,6 @@ from ..errors import (
     Conflict,
     Forbidden,
     GroupNotFound,
-    HandshakeConflict,
     InvalidInvite,
     InvalidMLSMessage,
     NotFound,
@@ -61,7 +59,9 @@ from .crypto import (
     verify_ed25519,
 )
 from .events import Hub
+from .group_commit import GroupCommitter
 from .invites import Invites
+from .posting import RANK, MemberCache, Post, check_post, check_role
 from .ratelimit import RateLimiter
 from .uploads import Uploads
 
@@ -71,7 +71,6 @@ RELAY_ID_KEY = "relay_id"
 TOKEN_KEY_NAME = "token_key"  # noqa: S105 - the name of a relay_meta row
 _SESSION_CACHE_SECONDS = 60.0
 _SESSION_CACHE_SIZE = 100_000
-_RANK = {"member": 0, "moderator": 1, "owner": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +114,10 @@ class Relay:
         self.hub = Hub(config.limit("ws_connections_per_account"), config.limit("ws_send_queue"))
         self.uploads = Uploads(self)
         self.invites = Invites(self)
+        self.members = MemberCache()
+        self.committer = GroupCommitter(
+            storage, clock, self.hub, self.members, config.limit("group_members")
+        )
         self.relay_id = b""
         self._token_key = b""
         self._challenges: dict[bytes, float] = {}
@@ -142,6 +145,10 @@ class Relay:
                 await txn.set_meta(TOKEN_KEY_NAME, token_key)
         self.relay_id = relay_id
         self._token_key = token_key
+
+    async def stop(self) -> None:
+        """Stop the group commit (queued posts are refused; none is half-written)."""
+        await self.committer.stop()
 
     # -- rate limits ----------------------------------------------------------
 
@@ -299,6 +306,7 @@ class Relay:
         async with self.storage.write() as txn:
             groups = [g.group_id for g, _ in await txn.groups_of(caller.account_id)]
             await txn.delete_account(caller.account_id)
+            self.members.clear()
             for group_id in groups:
                 if await txn.count_members(group_id) == 0:
                     await txn.delete_group(group_id)
@@ -416,8 +424,7 @@ class Relay:
 
     @staticmethod
     def check_role(member: MemberRecord, at_least: str) -> None:
-        if _RANK[member.role] < _RANK[at_least]:
-            raise Forbidden(f"needs the {at_least} role")
+        check_role(member, at_least)
 
     async def list_groups(self, caller: Caller) -> E.GroupList:
         async with self.storage.read() as txn:
@@ -432,6 +439,7 @@ class Relay:
         async with self.storage.write() as txn:
             if not await txn.insert_group(req.group_id, self.clock.now()):
                 raise Conflict("group exists", code=ErrorCode.GROUP_EXISTS)
+            self.members.forget(req.group_id)
             await txn.upsert_member(req.group_id, caller.account_id, "owner", 0)
         return E.GroupSummary(group_id=req.group_id, role="owner", head_seq=0, handshake_seq=0)
 
@@ -456,6 +464,7 @@ class Relay:
         async with self.storage.write() as txn:
             await self.access_member_txn(txn, group_id, caller)
             await txn.delete_member(group_id, caller.account_id)
+            self.members.forget(group_id)
             if await txn.count_members(group_id) == 0:
                 await txn.delete_group(group_id)
         self.hub.publish([caller.account_id], E.StreamEvent(kind="removed", group_id=group_id))
@@ -487,9 +496,10 @@ class Relay:
             target = await txn.member(group_id, req.account_id)
             if req.banned:
                 if target is not None:
-                    if _RANK[target.role] >= _RANK[me.role]:
+                    if RANK[target.role] >= RANK[me.role]:
                         raise Forbidden("cannot ban a member of equal or higher role")
                     removed = await txn.delete_member(group_id, req.account_id)
+                    self.members.forget(group_id)
                 await txn.set_ban(group_id, req.account_id, True)
             else:
                 await txn.set_ban(group_id, req.account_id, False)
@@ -508,127 +518,13 @@ class Relay:
 
     # -- messages ---------------------------------------------------------------------
 
-    @staticmethod
-    def check_post(group_id: bytes, req: E.PostMessageRequest) -> bool:
-        """Validate the MLS header and the request's shape; True for a handshake message."""
-        try:
-            header = peek_mls_header(req.message)
-        except DecodeError as exc:
-            raise InvalidMLSMessage(f"MLS message: {exc}") from None
-        if not header.is_framed:
-            raise InvalidMLSMessage("only PublicMessage or PrivateMessage go in a group log")
-        if header.group_id != group_id:
-            raise InvalidMLSMessage("the message's group id is not this group")
-        if (
-            header.wire_format is WireFormat.PUBLIC_MESSAGE
-            and header.content_type is ContentType.APPLICATION
-        ):
-            raise InvalidMLSMessage("application messages must be PrivateMessage (RFC 9420 §6.2)")
-        if header.is_handshake and req.position is None:
-            raise BadRequest("a handshake message needs a position")
-        if (req.welcome is None) != (req.welcome_devices is None):
-            raise BadRequest("welcome and welcome_devices go together")
-        if (req.welcome is not None or req.remove is not None) and not header.is_commit:
-            raise BadRequest("additions and removals go only with a commit")
-        if req.welcome is not None:
-            try:
-                welcome = peek_mls_header(req.welcome)
-            except DecodeError as exc:
-                raise InvalidMLSMessage(f"Welcome: {exc}") from None
-            if welcome.wire_format is not WireFormat.WELCOME:
-                raise InvalidMLSMessage("welcome is not a Welcome message")
-        if req.welcome_devices is not None and len(set(req.welcome_devices)) != len(
-            req.welcome_devices
-        ):
-            raise BadRequest("duplicate device in welcome_devices")
-        return header.is_handshake
-
     async def do_post_message(
         self, caller: Caller, group_id: bytes, req: E.PostMessageRequest
     ) -> E.PostMessageResponse:
-        handshake = self.check_post(group_id, req)
-        now = self.clock.now()
-        welcomes: list[tuple[bytes, bytes, int]] = []
-        removed: list[bytes] = []
-        async with self.storage.write() as txn:
-            me, group, earlier = await txn.post_context(
-                group_id, caller.account_id, req.idempotency_key
-            )
-            if me is None or group is None:
-                raise GroupNotFound()
-            if earlier is not None:
-                if earlier.data != req.message:
-                    raise RelayError("idempotency key reused", code=ErrorCode.IDEMPOTENCY_MISMATCH)
-                return E.PostMessageResponse(seq=earlier.seq, duplicate=True)
-            new_accounts, devices = await self._check_additions_txn(txn, group_id, me, req)
-            to_remove = await self._check_removals_txn(txn, group_id, me, req)
-            if handshake:
-                assert req.position is not None
-                if req.position > group.head_seq:
-                    raise BadRequest("position is beyond the end of the log")
-                if group.handshake_seq > req.position:
-                    raise HandshakeConflict(group.handshake_seq)
-            seq = await txn.append_message(group, req.idempotency_key, handshake, now, req.message)
-            for account_id in new_accounts:
-                await txn.upsert_member(group_id, account_id, "member", seq)
-            if req.welcome is not None:
-                for device in devices:
-                    inbox_id = await txn.insert_inbox(
-                        device.device_id, group_id, seq, now, req.welcome
-                    )
-                    welcomes.append((device.account_id, device.device_id, inbox_id))
-            for account_id in to_remove:
-                if await txn.delete_member(group_id, account_id):
-                    removed.append(account_id)
-            recipients = await txn.member_accounts(group_id)
-        # Accounts this commit added start after it (joined_seq), like their fetches.
-        joined = set(new_accounts)
-        event = E.StreamEvent(kind="message", group_id=group_id, seq=seq, message=req.message)
-        self.hub.publish([a for a in recipients if a not in joined] + removed, event)
-        for account_id, device_id, inbox_id in welcomes:
-            self.hub.publish_device(
-                account_id, device_id, E.StreamEvent(kind="welcome", seq=inbox_id)
-            )
-        for account_id in removed:
-            self.hub.publish([account_id], E.StreamEvent(kind="removed", group_id=group_id))
-        return E.PostMessageResponse(seq=seq, duplicate=False)
-
-    async def _check_additions_txn(
-        self, txn: Txn, group_id: bytes, me: MemberRecord, req: E.PostMessageRequest
-    ) -> tuple[list[bytes], list[DeviceRecord]]:
-        if req.welcome_devices is None:
-            return [], []
-        devices = await txn.devices_by_ids(list(req.welcome_devices))
-        if len(devices) != len(req.welcome_devices):
-            raise BadRequest("unknown device in welcome_devices")
-        current = set(await txn.member_accounts(group_id))
-        new_accounts = sorted({d.account_id for d in devices} - current)
-        for account_id in new_accounts:
-            if await txn.is_banned(group_id, account_id):
-                raise RelayError("account is banned from this group", code=ErrorCode.ACCOUNT_BANNED)
-            if account_id != me.account_id:
-                self.check_role(me, "moderator")
-        if len(current) + len(new_accounts) > self.config.limit("group_members"):
-            raise Forbidden("the group is full")
-        return new_accounts, devices
-
-    async def _check_removals_txn(
-        self, txn: Txn, group_id: bytes, me: MemberRecord, req: E.PostMessageRequest
-    ) -> list[bytes]:
-        if req.remove is None:
-            return []
-        self.check_role(me, "moderator")
-        out = []
-        for account_id in dict.fromkeys(req.remove):
-            if account_id == me.account_id:
-                raise BadRequest("leave with /leave, not by removing yourself")
-            target = await txn.member(group_id, account_id)
-            if target is None:
-                continue
-            if _RANK[target.role] >= _RANK[me.role]:
-                raise Forbidden("cannot remove a member of equal or higher role")
-            out.append(account_id)
-        return out
+        """Queue the post for the group commit (``group_commit.py``); the answer
+        comes once its batch is durable."""
+        handshake = check_post(group_id, req)
+        return await self.committer.submit(Post(caller.account_id, group_id, req, handshake))
 
     async def fetch_messages(
         self, caller: Caller, group_id: bytes, after: int, limit: int

@@ -102,6 +102,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await relay.storage.open()
     await relay.start()
     yield
+    await relay.stop()
     await relay.storage.close()
 
 
