@@ -58,6 +58,7 @@ class GroupCommitter:
         self._max_members = max_members
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
         #: batches written and posts in them (for tests and the bench)
         self.batches = 0
         self.posts = 0
@@ -65,6 +66,8 @@ class GroupCommitter:
     async def submit(self, post: Post) -> E.PostMessageResponse:
         """Queue ``post``; return its answer once its batch is durable (or raise its
         refusal)."""
+        if self._stopped:
+            raise ConnectionError("relay shutting down")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="cove-relay group commit")
         done: asyncio.Future[Sequenced] = asyncio.get_running_loop().create_future()
@@ -74,6 +77,7 @@ class GroupCommitter:
         return E.PostMessageResponse(seq=result.seq, duplicate=result.duplicate)
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -140,19 +140,19 @@ async def add_device(
 async def upload_key_packages(
     relay: Relay, caller: Caller | None, request: web.Request, body: E.KeyPackageUpload
 ) -> E.KeyPackageCount:
-    return await relay.do_upload_key_packages(_c(caller), body)
+    return await relay.key_packages.upload(_c(caller), body)
 
 
 async def count_key_packages(
     relay: Relay, caller: Caller | None, request: web.Request, body: None
 ) -> E.KeyPackageCount:
-    return await relay.count_key_packages(_c(caller))
+    return await relay.key_packages.count(_c(caller))
 
 
 async def claim_key_packages(
     relay: Relay, caller: Caller | None, request: web.Request, body: E.ClaimRequest
 ) -> E.ClaimResponse:
-    return await relay.do_claim_key_packages(_c(caller), body)
+    return await relay.key_packages.claim(_c(caller), body)
 
 
 async def list_groups(
