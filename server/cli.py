@@ -39,7 +39,7 @@ from .domain.invites import InviteInfo, InviteNotFound
 from .domain.relay import Relay
 from .http.app import make_app
 from .http.guard import header_timeout_guard
-from .http.logs import AccessLogger, setup_logging
+from .http.logs import ACCESS_BUFFER, AccessLogger, setup_logging
 from .storage.sqlite import SchemaTooNew, SqliteStorage
 
 _DURATION = re.compile(r"(\d+)([smhd])")
@@ -247,6 +247,7 @@ async def _serve(config: RelayConfig, host: str, port: int) -> int:
     finally:
         guard.cancel()
         await runner.cleanup()
+        ACCESS_BUFFER.flush()
     return 0
 
 

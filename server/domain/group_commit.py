@@ -41,12 +41,6 @@ class _Queued:
     done: asyncio.Future[Sequenced]
 
 
-def _retrieved(done: asyncio.Future[Sequenced]) -> None:
-    """Mark a refusal as seen even if its handler is gone (client disconnected)."""
-    if not done.cancelled():
-        done.exception()
-
-
 class GroupCommitter:
     def __init__(
         self, storage: Storage, clock: Clock, hub: Hub, members: MemberCache, max_members: int
@@ -71,9 +65,9 @@ class GroupCommitter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="cove-relay group commit")
         done: asyncio.Future[Sequenced] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(_retrieved)
         self._queue.put_nowait(_Queued(post, done))
-        result = await asyncio.shield(done)  # a cancelled handler leaves the post queued
+        # a cancelled handler cancels ``done`` only: its post stays queued and is written
+        result = await done
         return E.PostMessageResponse(seq=result.seq, duplicate=result.duplicate)
 
     async def stop(self) -> None:

@@ -214,11 +214,11 @@ class Relay:
         address's unauthenticated requests, so a flood ends in 429s."""
         if not token:
             raise self._auth_failed(address, "missing bearer token")
-        if not token_is_ours(self._token_key, token):
-            raise self._auth_failed(address, "unknown or expired token")
         token_hash = secret_hash(token)
-        session = self._cached_session(token_hash)
+        session = self._cached_session(token_hash)  # only verified tokens are cached
         if session is None:
+            if not token_is_ours(self._token_key, token):
+                raise self._auth_failed(address, "unknown or expired token")
             async with self.storage.read() as txn:
                 session = await txn.session_by_token(token_hash, self.clock.now())
             if session is None:

@@ -36,30 +36,30 @@ async def read_body(request: web.Request, limit: int, content_type: str, deadlin
     ``deadline`` seconds."""
     if request.content_type != content_type:
         raise RelayError(f"expected {content_type}", code=ErrorCode.UNSUPPORTED_MEDIA_TYPE)
-    return bytes(await read_raw(request, limit, deadline))
+    return await read_raw(request, limit, deadline)
 
 
-async def read_raw(request: web.Request, limit: int, deadline: float) -> bytearray:
-    """:func:`read_body` without the content-type check and without a final copy
-    (an 8 MiB attachment is held once)."""
+async def read_raw(request: web.Request, limit: int, deadline: float) -> bytes:
+    """:func:`read_body` without the content-type check. A body with a
+    ``Content-Length`` is read in one call; a chunked one piece by piece, each
+    time checked against ``limit``."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise BodyTooLarge(f"body over {limit} bytes")
-    buf = bytearray()
     try:
         async with asyncio.timeout(deadline):
-            while True:
-                chunk = await request.content.read(65536)
-                if not chunk:
-                    break
+            if declared is not None:
+                return await request.content.readexactly(declared)
+            buf = bytearray()
+            while chunk := await request.content.read(65536):
                 buf += chunk
                 if len(buf) > limit:
                     raise BodyTooLarge(f"body over {limit} bytes")
+            return bytes(buf)
     except TimeoutError:
         raise BodyTimeout(f"request body not received within {deadline:.0f} s") from None
     except (RequestPayloadError, asyncio.IncompleteReadError) as exc:
         raise BadRequest("incomplete body") from exc
-    return buf
 
 
 async def send_continue(request: web.Request) -> None:
