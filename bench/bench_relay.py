@@ -21,13 +21,17 @@ from the start of a POST to its arrival at a member (median, p99).
 
 Both run on this machine with the same client code; rounds alternate between
 them (the order flips each round) and each figure is the median of the rounds,
-so load from elsewhere on the machine does not favour either.
+so load from elsewhere on the machine does not favour either. "CPU µs/post" is
+the server process's CPU time (all threads, from /proc) per post and "busy" its
+CPU time over the round's wall time: a server well below 1.0 was waiting on the
+driver or the disk, not on itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import statistics
 import struct
@@ -65,6 +69,12 @@ BENCH_LIMITS = {
 # -- measurement ----------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Run:
     def __init__(self, members: int, messages: int) -> None:
         self.members = members
@@ -89,8 +99,9 @@ class Run:
         if self.deliveries == self.members * self.messages:
             self.done.set()
 
-    async def drive(self, post: Callable[[int], Awaitable[None]]) -> dict[str, float]:
+    async def drive(self, post: Callable[[int], Awaitable[None]], pid: int) -> dict[str, float]:
         counter = iter(range(self.messages))
+        cpu_before = cpu_seconds(pid)
         start = time.perf_counter()
         acked_at = start
 
@@ -103,8 +114,11 @@ class Run:
 
         await asyncio.gather(*(poster() for _ in range(POSTERS)))
         await asyncio.wait_for(self.done.wait(), 120)
+        cpu = cpu_seconds(pid) - cpu_before
         lat = sorted(self.latencies)
         return {
+            "cpu_us": cpu / self.messages * 1e6,
+            "busy": cpu / (self.last_delivery - start),
             "accepted": self.messages / (acked_at - start),
             "delivered": self.deliveries / (self.last_delivery - start),
             "median_ms": statistics.median(lat) * 1000,
@@ -112,7 +126,7 @@ class Run:
         }
 
 
-async def bench_relay(url: str, members: int, messages: int) -> dict[str, float]:
+async def bench_relay(url: str, pid: int, members: int, messages: int) -> dict[str, float]:
     run = Run(members, messages)
     async with aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=120), connector=aiohttp.TCPConnector(limit=0)
@@ -143,13 +157,13 @@ async def bench_relay(url: str, members: int, messages: int) -> dict[str, float]
         async def post(i: int) -> None:
             await clients[i % len(clients)].post(gid, run.payload(gid, i))
 
-        result = await run.drive(post)
+        result = await run.drive(post, pid)
         for r in readers:
             r.cancel()
         return result
 
 
-async def bench_anchor(url: str, members: int, messages: int) -> dict[str, float]:
+async def bench_anchor(url: str, pid: int, members: int, messages: int) -> dict[str, float]:
     run = Run(members, messages)
     gid = new_group_id()
     async with aiohttp.ClientSession(
@@ -169,7 +183,7 @@ async def bench_anchor(url: str, members: int, messages: int) -> dict[str, float
             async with http.post(url + "/post", data=run.payload(gid, i)) as resp:
                 await resp.read()
 
-        result = await run.drive(post)
+        result = await run.drive(post, pid)
         for r in readers:
             r.cancel()
         return result
@@ -200,6 +214,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         relay = RelayProcess.init(Path(tmp) / "relay", registration="open", limits=BENCH_LIMITS)
         relay.serve()
+        assert relay.proc is not None
+        relay_pid = relay.proc.pid
         anchor, anchor_url = _start(
             [sys.executable, str(Path(__file__).with_name("anchor_relay.py")), tmp]
         )
@@ -208,11 +224,11 @@ def main() -> None:
                 runs: list[tuple[dict[str, float], dict[str, float]]] = []
                 for i in range(rounds):
                     if i % 2 == 0:
-                        r = asyncio.run(bench_relay(relay.url, members, messages))
-                        a = asyncio.run(bench_anchor(anchor_url, members, messages))
+                        r = asyncio.run(bench_relay(relay.url, relay_pid, members, messages))
+                        a = asyncio.run(bench_anchor(anchor_url, anchor.pid, members, messages))
                     else:
-                        a = asyncio.run(bench_anchor(anchor_url, members, messages))
-                        r = asyncio.run(bench_relay(relay.url, members, messages))
+                        a = asyncio.run(bench_anchor(anchor_url, anchor.pid, members, messages))
+                        r = asyncio.run(bench_relay(relay.url, relay_pid, members, messages))
                     runs.append((r, a))
                 rows.append((members, messages, _median([r for r, _ in runs]),
                              _median([a for _, a in runs]), [r["accepted"] / a["accepted"]
@@ -224,11 +240,12 @@ def main() -> None:
     print("durable acknowledged posts/s, 10 and 100 members, 1 KiB, synchronous=FULL")
     print(f"(median of {rounds} alternating rounds, {POSTERS} concurrent posters, loopback)")
     print(f"{'members':>7} {'posts':>6} {'system':>7} {'posts/s':>8} {'deliveries/s':>13}"
-          f" {'median ms':>10} {'p99 ms':>8}")  # fmt: skip
+          f" {'median ms':>10} {'p99 ms':>8} {'CPU µs/post':>12} {'busy':>5}")  # fmt: skip
     for members, messages, r, a, _ in rows:
         for name, m in (("relay", r), ("anchor", a)):
             figures = (f"{m['accepted']:>8.0f} {m['delivered']:>13.0f} "
-                       f"{m['median_ms']:>10.1f} {m['p99_ms']:>8.1f}")  # fmt: skip
+                       f"{m['median_ms']:>10.1f} {m['p99_ms']:>8.1f} {m['cpu_us']:>12.0f}"
+                       f" {m['busy']:>5.2f}")  # fmt: skip
             print(f"{members:>7} {messages:>6} {name:>7} {figures}")
     print()
     for members, _, r, a, ratios in rows:
