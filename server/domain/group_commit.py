@@ -103,10 +103,11 @@ class GroupCommitter:
             results: list[Sequenced | BaseException] = []
             for post in posts:
                 try:
-                    with txn.savepoint():
-                        results.append(
-                            sequence_post(txn, post, now, self._max_members, self._members)
-                        )
+                    if post.handshake:  # several writes: all or none of them
+                        with txn.savepoint():
+                            results.append(self._sequence(txn, post, now))
+                    else:  # one INSERT, the last statement: atomic by itself
+                        results.append(self._sequence(txn, post, now))
                 except Exception as exc:  # this post's refusal (or bug) is its alone
                     results.append(exc)
             return results
@@ -131,6 +132,9 @@ class GroupCommitter:
                 item.done.set_result(result)
             if not result.duplicate:
                 self._publish(item.post, result)
+
+    def _sequence(self, txn: BatchTxn, post: Post, now: int) -> Sequenced:
+        return sequence_post(txn, post, now, self._max_members, self._members)
 
     def _publish(self, post: Post, result: Sequenced) -> None:
         group_id = post.group_id

@@ -121,7 +121,7 @@ async def _write(
                 return
             last[event.group_id] = event.seq
         # A reader that does not read makes this wait (aiohttp drains above the
-        # transport's high-water mark), so its events pile up in sub.queue until
+        # transport's high-water mark), so its events pile up in the subscriber's queue until
         # ws_send_queue, where the hub drops it.
         await ws.send_bytes(data if data is not None else event.encode())
 
@@ -132,11 +132,12 @@ async def _write(
 
     await resume(first)
     while not ws.closed:
-        item = await sub.queue.get()
-        if item is CLOSE:
-            await ws.close(code=CLOSE_POLICY, message=b"closed by the relay")
-            return
-        if isinstance(item, Subscribe):
-            await resume(item)
-        elif isinstance(item, Outgoing):
-            await send(item.event, item.data)
+        for item in await sub.take():
+            if item is CLOSE:
+                await ws.close(code=CLOSE_POLICY, message=b"closed by the relay")
+                return
+            if isinstance(item, Subscribe):
+                await resume(item)
+            elif isinstance(item, Outgoing):
+                await send(item.event, item.data)
+            sub.sent()

@@ -158,8 +158,7 @@ def test_a_refused_post_rolls_back_alone_and_members_follow_the_batch(tmp_path: 
         assert results[1].message == "unknown device in welcome_devices"
         assert results[2] == E.PostMessageResponse(seq=2, duplicate=False)
         pushed = []
-        while not bob_sub.queue.empty():
-            item = bob_sub.queue.get_nowait()
+        for item in bob_sub.items:
             assert isinstance(item, Outgoing)
             pushed.append((item.event.kind, item.event.seq))
         assert pushed == [("welcome", 1), ("message", 2)]  # not the commit that added him
