@@ -3,7 +3,9 @@
 Handlers decode a request envelope, call one method here and encode what it
 returns. Each method runs its reads and writes in one storage transaction and
 publishes events to the :class:`~.events.Hub` only after the commit, so an
-answer (and a push) always means the change is durable.
+answer (and a push) always means the change is durable. Posts go through the
+group commit (:mod:`.group_commit`, rules in :mod:`.posting`); KeyPackages,
+uploads and invites have modules of their own, reached as attributes.
 
 Commit ordering (``docs/decisions/0002-handshake-compare-and-set.md``): a
 handshake message is appended only if no handshake message was appended after
