@@ -68,7 +68,7 @@ class Uploads:
             if not self._reserved[group_id]:
                 del self._reserved[group_id]
 
-    async def store(self, caller: Caller, group_id: bytes, data: bytes | bytearray) -> E.BlobRef:
+    async def store(self, caller: Caller, group_id: bytes, data: bytes) -> E.BlobRef:
         relay = self._relay
         blob_id = new_id()
         async with relay.storage.write() as txn:

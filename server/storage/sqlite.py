@@ -410,9 +410,7 @@ class SqliteTxn:
 
     # -- blobs ------------------------------------------------------------------
 
-    async def insert_blob(
-        self, group_id: bytes, blob_id: bytes, data: bytes | bytearray, now: int
-    ) -> None:
+    async def insert_blob(self, group_id: bytes, blob_id: bytes, data: bytes, now: int) -> None:
         await self._run(
             "INSERT INTO blobs (blob_id, group_id, size, created_at, data) VALUES (?,?,?,?,?)",
             (blob_id, group_id, len(data), now, data),
