@@ -47,6 +47,9 @@ async def read_raw(request: web.Request, limit: int, deadline: float) -> bytes:
     if declared is not None and declared > limit:
         raise BodyTooLarge(f"body over {limit} bytes")
     try:
+        if declared is not None and request.content.is_eof():
+            # the whole body came with the head (small posts): no deadline to arm
+            return await request.content.readexactly(declared)
         async with asyncio.timeout(deadline):
             if declared is not None:
                 return await request.content.readexactly(declared)
