@@ -106,7 +106,7 @@ class SqliteTxn:
 
     async def _run(self, sql: str, args: tuple[object, ...] = ()) -> int:
         cur = await self._db.execute(sql, args)
-        return cur.rowcount
+        return int(cur.rowcount)
 
     # -- relay_meta, invites ------------------------------------------------
 
