@@ -108,7 +108,9 @@ class GroupCommitter:
                             results.append(self._sequence(txn, post, now))
                     else:  # one INSERT, the last statement: atomic by itself
                         results.append(self._sequence(txn, post, now))
-                except Exception as exc:  # this post's refusal (or bug) is its alone
+                except Exception as exc:  # this post's refusal (or bug) is its alone ...
+                    if not txn.in_transaction():
+                        raise  # ... unless it took the whole transaction with it
                     results.append(exc)
             return results
 

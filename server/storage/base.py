@@ -183,6 +183,11 @@ class BatchTxn(Protocol):
         """A nested transaction: rolled back alone if its block raises."""
         ...
 
+    def in_transaction(self) -> bool:
+        """False once the database has rolled the whole transaction back by itself
+        (SQLite does on some I/O errors): the batch must then fail as a whole."""
+        ...
+
     def post_context(
         self, group_id: bytes, account_id: bytes, key: bytes
     ) -> tuple[MemberRecord | None, GroupRecord | None, StoredMessage | None]:

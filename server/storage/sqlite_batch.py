@@ -82,6 +82,9 @@ class SqliteBatchTxn:
             raise
         self._db.execute("RELEASE post")
 
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
     def post_context(
         self, group_id: bytes, account_id: bytes, key: bytes
     ) -> tuple[MemberRecord | None, GroupRecord | None, StoredMessage | None]:

@@ -222,3 +222,40 @@ def test_posts_at_shutdown_are_answered_or_refused_never_lost(tmp_path: Path) ->
     _run(body, tmp_path)
     stored = {seq for seq, _ in _log(tmp_path)}
     assert set(acked) <= stored and 1 in stored
+
+
+def test_a_full_disk_mid_batch_acknowledges_only_what_is_stored(tmp_path: Path) -> None:
+    """The database may not grow (``max_page_count``): a large post in the middle of a
+    batch fails with "database or disk is full". Whether SQLite rolls back that
+    statement or the whole transaction, every acknowledged post is stored and every
+    refused one is not."""
+    acked: list[tuple[int, bytes]] = []
+    refused: list[bytes] = []
+
+    async def body(relay: Relay) -> None:
+        owner = await _account(relay, "owner")
+        gid = await _group(relay, owner)
+        writer = relay.storage._writer  # type: ignore[attr-defined]
+        (pages,) = (await writer.execute_fetchall("PRAGMA page_count"))[0]
+        await writer.execute(f"PRAGMA max_page_count={pages + 8}")
+        reqs = [_req(fake_private_message(gid, payload=secrets.token_bytes(n)))
+                for n in (100, 100, 200_000, 100, 100)]  # fmt: skip
+        results = await asyncio.gather(
+            *(relay.do_post_message(owner, gid, r) for r in reqs), return_exceptions=True
+        )
+        assert relay.committer.batches <= 1
+        for req, result in zip(reqs, results, strict=True):
+            if isinstance(result, E.PostMessageResponse):
+                acked.append((result.seq, req.message))
+            else:
+                assert isinstance(result, sqlite3.OperationalError), result
+                assert "full" in str(result)
+                refused.append(req.message)
+        assert reqs[2].message in refused
+
+    _run(body, tmp_path)
+    db = sqlite3.connect(tmp_path / "r.sqlite3")
+    stored = {int(r[0]): bytes(r[1]) for r in db.execute("SELECT seq, data FROM messages")}
+    db.close()
+    assert dict(acked) == stored
+    assert not set(refused) & set(stored.values())
