@@ -6,10 +6,12 @@ What a competent minimal relay with the same durability does, and nothing
 else: ``POST /post`` queues the body; one writer drains the queue and, in one
 call to its database thread, runs ``BEGIN IMMEDIATE``, one ``INSERT`` per post
 and ``COMMIT`` (WAL, ``synchronous=FULL``: the commit is fsynced); only then it
-answers each post with its sequence number and sends each body to every open
-WebSocket (``GET /ws``). No authentication, no envelopes, no validation, no
-ordering rules, no access log. Cove's relay does all of those on top of the
-same design, so the ratio between the two is the cost of being Cove.
+answers each post with its sequence number and queues each body for every open
+WebSocket (``GET /ws``), each socket with its own sender task so that one slow
+reader holds up neither the writer nor the others. No authentication, no
+envelopes, no validation, no ordering rules, no access log. Cove's relay does
+all of those on top of the same design, so the ratio between the two is the
+cost of being Cove.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ MAX_BATCH = 256
 
 def serve(data: Path) -> None:
     pool = ThreadPoolExecutor(max_workers=1)
-    sockets: set[web.WebSocketResponse] = set()
+    sockets: dict[web.WebSocketResponse, asyncio.Queue[bytes]] = {}
     queue: asyncio.Queue[tuple[bytes, asyncio.Future[int]]] = asyncio.Queue()
     db: sqlite3.Connection | None = None
 
@@ -70,8 +72,8 @@ def serve(data: Path) -> None:
                 continue
             for (body, fut), seq in zip(batch, seqs, strict=True):
                 fut.set_result(seq)
-                for ws in list(sockets):
-                    await ws.send_bytes(body)
+                for q in sockets.values():
+                    q.put_nowait(body)
 
     async def ctx(app: web.Application):  # type: ignore[no-untyped-def]
         nonlocal db
@@ -89,12 +91,20 @@ def serve(data: Path) -> None:
     async def stream(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        sockets.add(ws)
+        q: asyncio.Queue[bytes] = asyncio.Queue()
+        sockets[ws] = q
+
+        async def send() -> None:  # one sender per socket: a slow one holds up no other
+            while True:
+                await ws.send_bytes(await q.get())
+
+        sender = asyncio.create_task(send())
         try:
             async for _ in ws:
                 pass
         finally:
-            sockets.discard(ws)
+            del sockets[ws]
+            sender.cancel()
         return ws
 
     async def main() -> None:
