@@ -29,6 +29,10 @@ class BadRequest(RelayError):
     code = ErrorCode.BAD_REQUEST
 
 
+class BodyTimeout(BadRequest):
+    """The request body did not arrive in time; the connection is closed after the answer."""
+
+
 class InvalidMLSMessage(RelayError):
     code = ErrorCode.INVALID_MLS_MESSAGE
 

@@ -9,6 +9,7 @@ client resumes from its cursor).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -32,35 +33,63 @@ CLOSE = object()
 
 @dataclass(eq=False)
 class Subscriber:
-    """One open WebSocket: a bounded queue of events and control items."""
+    """One open WebSocket: a bounded queue of events and control items.
+
+    A plain deque and one waiter future rather than an ``asyncio.Queue``: the hub
+    pushes every message to every member's subscriber, so this is on the relay's
+    hottest path; the writer takes everything queued at once (:meth:`take`)."""
 
     account_id: bytes
     device_id: bytes
     limit: int
-    queue: asyncio.Queue[object] = field(init=False)
+    items: deque[object] = field(init=False, default_factory=deque)
     closed: bool = False
     #: Called once when the subscriber is closed by the relay (slow reader, account
     #: deleted): the handler uses it to tear the connection down even if its writer
     #: is stuck waiting for the socket to drain.
     on_close: Callable[[], None] | None = None
+    #: items pushed and not yet written (queued, or taken by a writer still sending)
+    unsent: int = field(init=False, default=0)
+    _waiter: asyncio.Future[None] | None = field(init=False, default=None)
 
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.limit + 1)  # one slot kept for CLOSE
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def push(self, item: object) -> None:
         if self.closed:
             return
-        if self.queue.qsize() >= self.limit:
+        if self.unsent >= self.limit:
             self.close()  # a slow reader: drop it, it resumes from its cursor
             return
-        self.queue.put_nowait(item)
+        self.unsent += 1
+        self.items.append(item)
+        self._wake()
+
+    def sent(self) -> None:
+        """The writer has written one item it took (so it no longer waits)."""
+        self.unsent -= 1
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.queue.put_nowait(CLOSE)
+            self.items.append(CLOSE)
+            self._wake()
             if self.on_close is not None:
                 self.on_close()
+
+    async def take(self) -> list[object]:
+        """Everything queued, waiting until there is something."""
+        while not self.items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        out = list(self.items)
+        self.items.clear()
+        return out
 
 
 class Hub:

@@ -3,7 +3,9 @@
 Handlers decode a request envelope, call one method here and encode what it
 returns. Each method runs its reads and writes in one storage transaction and
 publishes events to the :class:`~.events.Hub` only after the commit, so an
-answer (and a push) always means the change is durable.
+answer (and a push) always means the change is durable. Posts go through the
+group commit (:mod:`.group_commit`, rules in :mod:`.posting`); KeyPackages,
+uploads and invites have modules of their own, reached as attributes.
 
 Commit ordering (``docs/decisions/0002-handshake-compare-and-set.md``): a
 handshake message is appended only if no handshake message was appended after
@@ -18,13 +20,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cove.protocol.crypto import suite_for
-from cove.protocol.errors import CryptoError, DecodeError, UnsupportedCipherSuite, ValidationError
-from cove.protocol.identity import CoveCredentialValidator, CoveIdentity
-from cove.protocol.mls.credentials import Credential
-from cove.protocol.mls.framing import MLSMessage
-from cove.protocol.mls.key_package import KeyPackage
-from cove.protocol.mls.validation import validate_key_package
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.auth import (
     add_device_signing_input,
@@ -33,7 +28,6 @@ from cove.protocol.wire.auth import (
 )
 from cove.protocol.wire.codes import ErrorCode
 from cove.protocol.wire.limits import RATE_WINDOWS, limit_row
-from cove.protocol.wire.mls_header import ContentType, WireFormat, peek_mls_header
 
 from ..config import RelayConfig
 from ..errors import (
@@ -42,27 +36,35 @@ from ..errors import (
     Conflict,
     Forbidden,
     GroupNotFound,
-    HandshakeConflict,
     InvalidInvite,
-    InvalidMLSMessage,
     NotFound,
-    QuotaExceeded,
     RateLimited,
-    RelayError,
     Unauthorized,
 )
-from ..storage.base import AccountRecord, DeviceRecord, MemberRecord, Session, Storage, Txn
+from ..storage.base import MemberRecord, Session, Storage, Txn
 from .clock import Clock
-from .crypto import Token, new_id, new_invite_code, new_token, secret_hash, verify_ed25519
+from .crypto import (
+    Token,
+    new_id,
+    new_token,
+    secret_hash,
+    token_is_ours,
+    verify_ed25519,
+)
 from .events import Hub
+from .group_commit import GroupCommitter
+from .invites import Invites
+from .key_packages import KeyPackages
+from .posting import RANK, MemberCache, Post, check_post, check_role
 from .ratelimit import RateLimiter
+from .uploads import Uploads
 
 log = logging.getLogger("cove.relay")
 
 RELAY_ID_KEY = "relay_id"
+TOKEN_KEY_NAME = "token_key"  # noqa: S105 - the name of a relay_meta row
 _SESSION_CACHE_SECONDS = 60.0
 _SESSION_CACHE_SIZE = 100_000
-_RANK = {"member": 0, "moderator": 1, "owner": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +77,6 @@ class Caller:
 
     def __repr__(self) -> str:
         return f"Caller(account={self.account_id.hex()[:8]}…)"
-
-
-class _CredentialCache:
-    """:class:`CoveCredentialValidator`, verifying each distinct credential once
-    (an upload's KeyPackages all carry the same one)."""
-
-    def __init__(self) -> None:
-        self._inner = CoveCredentialValidator()
-        self._accepted: set[tuple[Credential, bytes]] = set()
-
-    def validate(self, credential: Credential, signature_key: bytes) -> None:
-        if (credential, signature_key) not in self._accepted:
-            self._inner.validate(credential, signature_key)
-            self._accepted.add((credential, signature_key))
 
 
 class Relay:
@@ -104,7 +92,15 @@ class Relay:
         self.storage = storage
         self.clock = clock
         self.hub = Hub(config.limit("ws_connections_per_account"), config.limit("ws_send_queue"))
+        self.uploads = Uploads(self)
+        self.invites = Invites(self)
+        self.key_packages = KeyPackages(self)
+        self.members = MemberCache()
+        self.committer = GroupCommitter(
+            storage, clock, self.hub, self.members, config.limit("group_members")
+        )
         self.relay_id = b""
+        self._token_key = b""
         self._challenges: dict[bytes, float] = {}
         # token hash -> (session, monotonic time cached); see access_caller
         self._sessions: dict[bytes, tuple[Session, float]] = {}
@@ -124,7 +120,16 @@ class Relay:
             if relay_id is None:
                 relay_id = new_id()
                 await txn.set_meta(RELAY_ID_KEY, relay_id)
+            token_key = await txn.get_meta(TOKEN_KEY_NAME)
+            if token_key is None:
+                token_key = new_id() + new_id()
+                await txn.set_meta(TOKEN_KEY_NAME, token_key)
         self.relay_id = relay_id
+        self._token_key = token_key
+
+    async def stop(self) -> None:
+        """Stop the group commit (queued posts are refused; none is half-written)."""
+        await self.committer.stop()
 
     # -- rate limits ----------------------------------------------------------
 
@@ -132,16 +137,6 @@ class Relay:
         wait = self._limiters[name].retry_after(key)
         if wait:
             raise RateLimited(wait)
-
-    # -- invites (admin CLI) ------------------------------------------------------
-
-    async def do_create_invite(self, uses: int, expires_in: int | None) -> str:
-        code = new_invite_code()
-        now = self.clock.now()
-        expires_at = None if expires_in is None else now + expires_in
-        async with self.storage.write() as txn:
-            await txn.insert_invite(secret_hash(code), uses, expires_at, now)
-        return code
 
     # -- accounts and login ---------------------------------------------------------
 
@@ -198,7 +193,7 @@ class Relay:
             req.signature,
             login_signing_input(self.relay_id, req.challenge, req.handle, req.device_key),
         )
-        token = new_token()
+        token = new_token(self._token_key)
         expires_at = self.clock.now() + self.config.limit("token_lifetime")
         async with self.storage.write() as txn:
             await txn.insert_token(secret_hash(token), device.device_id, expires_at)
@@ -209,16 +204,27 @@ class Relay:
             device_id=device.device_id,
         )
 
-    async def access_caller(self, token: Token | None) -> Caller:
+    def _auth_failed(self, address: str, message: str) -> Unauthorized:
+        """A request that did not authenticate costs its address one unauthenticated
+        request: a flood of bad tokens from one address ends in 429s."""
+        self.check_rate("unauth_per_address", address)
+        return Unauthorized(message)
+
+    async def access_caller(self, token: Token | None, address: str) -> Caller:
+        """The caller behind ``token``. A missing, garbled or foreign (untagged) token
+        is refused without a database lookup; every failure spends one of the
+        address's unauthenticated requests, so a flood ends in 429s."""
         if not token:
-            raise Unauthorized("missing bearer token")
+            raise self._auth_failed(address, "missing bearer token")
         token_hash = secret_hash(token)
-        session = self._cached_session(token_hash)
+        session = self._cached_session(token_hash)  # only verified tokens are cached
         if session is None:
+            if not token_is_ours(self._token_key, token):
+                raise self._auth_failed(address, "unknown or expired token")
             async with self.storage.read() as txn:
                 session = await txn.session_by_token(token_hash, self.clock.now())
             if session is None:
-                raise Unauthorized("unknown or expired token")
+                raise self._auth_failed(address, "unknown or expired token")
             if len(self._sessions) >= _SESSION_CACHE_SIZE:
                 self._sessions.clear()
             self._sessions[token_hash] = (session, self.clock.monotonic())
@@ -281,6 +287,7 @@ class Relay:
         async with self.storage.write() as txn:
             groups = [g.group_id for g, _ in await txn.groups_of(caller.account_id)]
             await txn.delete_account(caller.account_id)
+            self.members.clear()
             for group_id in groups:
                 if await txn.count_members(group_id) == 0:
                     await txn.delete_group(group_id)
@@ -290,100 +297,6 @@ class Relay:
                 del self._sessions[token_hash]
         await self.storage.checkpoint()
         return E.Ok()
-
-    # -- KeyPackages ----------------------------------------------------------------------
-
-    @staticmethod
-    def check_key_package(
-        data: bytes,
-        account: AccountRecord,
-        device: DeviceRecord,
-        now: int,
-        credentials: _CredentialCache,
-    ) -> None:
-        """Refuse anything but a valid KeyPackage of ``device`` (defence in depth:
-        clients validate every KeyPackage they use). It must decode, use a suite
-        Cove builds, carry the device's Cove identity (its handle, identity key
-        and device key) and pass RFC 9420 §10.1 validation at ``now``: two
-        signatures, plus the credential's once per upload."""
-        try:
-            message = MLSMessage.from_bytes(data)
-        except DecodeError as exc:
-            raise InvalidMLSMessage(f"not a KeyPackage: {exc}") from None
-        kp = message.body
-        if not isinstance(kp, KeyPackage):
-            raise InvalidMLSMessage("not a KeyPackage (wire format)")
-        try:
-            suite = suite_for(kp.cipher_suite)
-        except UnsupportedCipherSuite:
-            raise InvalidMLSMessage(f"unsupported cipher suite {kp.cipher_suite}") from None
-        try:
-            identity = CoveIdentity.from_credential(kp.leaf_node.credential)
-        except ValidationError as exc:
-            raise InvalidMLSMessage(f"KeyPackage credential: {exc}") from None
-        if (
-            identity.device_key != device.device_key
-            or identity.identity_key != account.identity_key
-            or identity.handle != account.handle
-        ):
-            raise InvalidMLSMessage("the KeyPackage's credential is not the uploading device's")
-        try:
-            validate_key_package(suite, kp, credential_validator=credentials, now=now)
-        except (ValidationError, CryptoError) as exc:
-            raise InvalidMLSMessage(f"invalid KeyPackage: {exc}") from None
-
-    async def do_upload_key_packages(
-        self, caller: Caller, req: E.KeyPackageUpload
-    ) -> E.KeyPackageCount:
-        async with self.storage.read() as txn:
-            account = await txn.account_by_id(caller.account_id)
-            devices = await txn.devices_by_ids([caller.device_id])
-        if account is None or len(devices) != 1 or devices[0].account_id != account.account_id:
-            raise Unauthorized("unknown or expired token")
-        now, credentials = self.clock.now(), _CredentialCache()
-        for kp in req.key_packages:
-            self.check_key_package(kp, account, devices[0], now, credentials)
-        if req.last_resort is not None:
-            self.check_key_package(req.last_resort, account, devices[0], now, credentials)
-        async with self.storage.write() as txn:
-            held, _ = await txn.count_key_packages(caller.device_id)
-            if held + len(req.key_packages) > self.config.limit("key_packages_per_device"):
-                raise RelayError("too many KeyPackages", code=ErrorCode.KEY_PACKAGE_LIMIT)
-            await txn.insert_key_packages(caller.device_id, list(req.key_packages))
-            if req.last_resort is not None:
-                await txn.set_last_resort(caller.device_id, req.last_resort)
-            one_time, last_resort = await txn.count_key_packages(caller.device_id)
-        return E.KeyPackageCount(one_time=one_time, last_resort=last_resort)
-
-    async def count_key_packages(self, caller: Caller) -> E.KeyPackageCount:
-        async with self.storage.read() as txn:
-            one_time, last_resort = await txn.count_key_packages(caller.device_id)
-        return E.KeyPackageCount(one_time=one_time, last_resort=last_resort)
-
-    async def do_claim_key_packages(self, caller: Caller, req: E.ClaimRequest) -> E.ClaimResponse:
-        """One KeyPackage per device of the target, in one transaction: one-time
-        ones are deleted as they are handed out; the last-resort one is kept."""
-        self.check_rate("kp_claims_per_requester", caller.account_id)
-        async with self.storage.write() as txn:
-            account = await txn.account_by_handle(req.handle)
-            if account is None:
-                raise NotFound("no such account")
-            self.check_rate("kp_claims_per_target", account.account_id)
-            claimed = []
-            for device in await txn.devices_of(account.account_id):
-                taken = await txn.take_key_package(device.device_id)
-                if taken is not None:
-                    claimed.append(E.ClaimedKeyPackage(
-                        device_id=device.device_id, device_key=device.device_key,
-                        key_package=taken[0], last_resort=taken[1],
-                    ))  # fmt: skip
-            if not claimed:
-                raise RelayError("no KeyPackage left", code=ErrorCode.NO_KEY_PACKAGE)
-        return E.ClaimResponse(
-            account_id=account.account_id,
-            identity_key=account.identity_key,
-            key_packages=tuple(claimed),
-        )
 
     # -- groups -----------------------------------------------------------------------
 
@@ -398,8 +311,7 @@ class Relay:
 
     @staticmethod
     def check_role(member: MemberRecord, at_least: str) -> None:
-        if _RANK[member.role] < _RANK[at_least]:
-            raise Forbidden(f"needs the {at_least} role")
+        check_role(member, at_least)
 
     async def list_groups(self, caller: Caller) -> E.GroupList:
         async with self.storage.read() as txn:
@@ -414,6 +326,7 @@ class Relay:
         async with self.storage.write() as txn:
             if not await txn.insert_group(req.group_id, self.clock.now()):
                 raise Conflict("group exists", code=ErrorCode.GROUP_EXISTS)
+            self.members.forget(req.group_id)
             await txn.upsert_member(req.group_id, caller.account_id, "owner", 0)
         return E.GroupSummary(group_id=req.group_id, role="owner", head_seq=0, handshake_seq=0)
 
@@ -438,6 +351,7 @@ class Relay:
         async with self.storage.write() as txn:
             await self.access_member_txn(txn, group_id, caller)
             await txn.delete_member(group_id, caller.account_id)
+            self.members.forget(group_id)
             if await txn.count_members(group_id) == 0:
                 await txn.delete_group(group_id)
         self.hub.publish([caller.account_id], E.StreamEvent(kind="removed", group_id=group_id))
@@ -469,9 +383,10 @@ class Relay:
             target = await txn.member(group_id, req.account_id)
             if req.banned:
                 if target is not None:
-                    if _RANK[target.role] >= _RANK[me.role]:
+                    if RANK[target.role] >= RANK[me.role]:
                         raise Forbidden("cannot ban a member of equal or higher role")
                     removed = await txn.delete_member(group_id, req.account_id)
+                    self.members.forget(group_id)
                 await txn.set_ban(group_id, req.account_id, True)
             else:
                 await txn.set_ban(group_id, req.account_id, False)
@@ -490,127 +405,13 @@ class Relay:
 
     # -- messages ---------------------------------------------------------------------
 
-    @staticmethod
-    def check_post(group_id: bytes, req: E.PostMessageRequest) -> bool:
-        """Validate the MLS header and the request's shape; True for a handshake message."""
-        try:
-            header = peek_mls_header(req.message)
-        except DecodeError as exc:
-            raise InvalidMLSMessage(f"MLS message: {exc}") from None
-        if not header.is_framed:
-            raise InvalidMLSMessage("only PublicMessage or PrivateMessage go in a group log")
-        if header.group_id != group_id:
-            raise InvalidMLSMessage("the message's group id is not this group")
-        if (
-            header.wire_format is WireFormat.PUBLIC_MESSAGE
-            and header.content_type is ContentType.APPLICATION
-        ):
-            raise InvalidMLSMessage("application messages must be PrivateMessage (RFC 9420 §6.2)")
-        if header.is_handshake and req.position is None:
-            raise BadRequest("a handshake message needs a position")
-        if (req.welcome is None) != (req.welcome_devices is None):
-            raise BadRequest("welcome and welcome_devices go together")
-        if (req.welcome is not None or req.remove is not None) and not header.is_commit:
-            raise BadRequest("additions and removals go only with a commit")
-        if req.welcome is not None:
-            try:
-                welcome = peek_mls_header(req.welcome)
-            except DecodeError as exc:
-                raise InvalidMLSMessage(f"Welcome: {exc}") from None
-            if welcome.wire_format is not WireFormat.WELCOME:
-                raise InvalidMLSMessage("welcome is not a Welcome message")
-        if req.welcome_devices is not None and len(set(req.welcome_devices)) != len(
-            req.welcome_devices
-        ):
-            raise BadRequest("duplicate device in welcome_devices")
-        return header.is_handshake
-
     async def do_post_message(
         self, caller: Caller, group_id: bytes, req: E.PostMessageRequest
     ) -> E.PostMessageResponse:
-        handshake = self.check_post(group_id, req)
-        now = self.clock.now()
-        welcomes: list[tuple[bytes, bytes, int]] = []
-        removed: list[bytes] = []
-        async with self.storage.write() as txn:
-            me, group, earlier = await txn.post_context(
-                group_id, caller.account_id, req.idempotency_key
-            )
-            if me is None or group is None:
-                raise GroupNotFound()
-            if earlier is not None:
-                if earlier.data != req.message:
-                    raise RelayError("idempotency key reused", code=ErrorCode.IDEMPOTENCY_MISMATCH)
-                return E.PostMessageResponse(seq=earlier.seq, duplicate=True)
-            new_accounts, devices = await self._check_additions_txn(txn, group_id, me, req)
-            to_remove = await self._check_removals_txn(txn, group_id, me, req)
-            if handshake:
-                assert req.position is not None
-                if req.position > group.head_seq:
-                    raise BadRequest("position is beyond the end of the log")
-                if group.handshake_seq > req.position:
-                    raise HandshakeConflict(group.handshake_seq)
-            seq = await txn.append_message(group, req.idempotency_key, handshake, now, req.message)
-            for account_id in new_accounts:
-                await txn.upsert_member(group_id, account_id, "member", seq)
-            if req.welcome is not None:
-                for device in devices:
-                    inbox_id = await txn.insert_inbox(
-                        device.device_id, group_id, seq, now, req.welcome
-                    )
-                    welcomes.append((device.account_id, device.device_id, inbox_id))
-            for account_id in to_remove:
-                if await txn.delete_member(group_id, account_id):
-                    removed.append(account_id)
-            recipients = await txn.member_accounts(group_id)
-        # Accounts this commit added start after it (joined_seq), like their fetches.
-        joined = set(new_accounts)
-        event = E.StreamEvent(kind="message", group_id=group_id, seq=seq, message=req.message)
-        self.hub.publish([a for a in recipients if a not in joined] + removed, event)
-        for account_id, device_id, inbox_id in welcomes:
-            self.hub.publish_device(
-                account_id, device_id, E.StreamEvent(kind="welcome", seq=inbox_id)
-            )
-        for account_id in removed:
-            self.hub.publish([account_id], E.StreamEvent(kind="removed", group_id=group_id))
-        return E.PostMessageResponse(seq=seq, duplicate=False)
-
-    async def _check_additions_txn(
-        self, txn: Txn, group_id: bytes, me: MemberRecord, req: E.PostMessageRequest
-    ) -> tuple[list[bytes], list[DeviceRecord]]:
-        if req.welcome_devices is None:
-            return [], []
-        devices = await txn.devices_by_ids(list(req.welcome_devices))
-        if len(devices) != len(req.welcome_devices):
-            raise BadRequest("unknown device in welcome_devices")
-        current = set(await txn.member_accounts(group_id))
-        new_accounts = sorted({d.account_id for d in devices} - current)
-        for account_id in new_accounts:
-            if await txn.is_banned(group_id, account_id):
-                raise RelayError("account is banned from this group", code=ErrorCode.ACCOUNT_BANNED)
-            if account_id != me.account_id:
-                self.check_role(me, "moderator")
-        if len(current) + len(new_accounts) > self.config.limit("group_members"):
-            raise Forbidden("the group is full")
-        return new_accounts, devices
-
-    async def _check_removals_txn(
-        self, txn: Txn, group_id: bytes, me: MemberRecord, req: E.PostMessageRequest
-    ) -> list[bytes]:
-        if req.remove is None:
-            return []
-        self.check_role(me, "moderator")
-        out = []
-        for account_id in dict.fromkeys(req.remove):
-            if account_id == me.account_id:
-                raise BadRequest("leave with /leave, not by removing yourself")
-            target = await txn.member(group_id, account_id)
-            if target is None:
-                continue
-            if _RANK[target.role] >= _RANK[me.role]:
-                raise Forbidden("cannot remove a member of equal or higher role")
-            out.append(account_id)
-        return out
+        """Queue the post for the group commit (``group_commit.py``); the answer
+        comes once its batch is durable."""
+        handshake = check_post(group_id, req)
+        return await self.committer.submit(Post(caller.account_id, group_id, req, handshake))
 
     async def fetch_messages(
         self, caller: Caller, group_id: bytes, after: int, limit: int
@@ -685,17 +486,6 @@ class Relay:
         return E.Ok()
 
     # -- blobs -----------------------------------------------------------------------
-
-    async def do_upload_blob(self, caller: Caller, group_id: bytes, data: bytes) -> E.BlobRef:
-        blob_id = new_id()
-        async with self.storage.write() as txn:
-            await self.access_member_txn(txn, group_id, caller)
-            group = await txn.group(group_id)
-            assert group is not None
-            if group.blob_bytes + len(data) > self.config.limit("group_blob_quota"):
-                raise QuotaExceeded("the group's attachment quota is used up")
-            await txn.insert_blob(group_id, blob_id, data, self.clock.now())
-        return E.BlobRef(blob_id=blob_id, size=len(data))
 
     async def download_blob(self, caller: Caller, group_id: bytes, blob_id: bytes) -> bytes:
         async with self.storage.read() as txn:

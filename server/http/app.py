@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import weakref
 from collections.abc import AsyncIterator
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, web, web_response
 
 from cove.protocol.wire.api import ENDPOINTS
 
@@ -23,14 +24,32 @@ from ..storage.sqlite import SqliteStorage
 from .errors import error_middleware
 from .handlers import HANDLERS, endpoint_handler
 from .keys import CONFIG, RELAY, SOCKETS
+from .request import defer_continue, expect_continue
 from .stream import stream
 
 log = logging.getLogger("cove.relay")
 
 
+SERVER_NAME = "cove-relay"
+
+
+def hide_server_version() -> None:
+    """Every answer says ``Server: cove-relay``, aiohttp's own included.
+
+    Answers the relay builds get the header in :func:`_headers`, but aiohttp
+    answers malformed HTTP (and its own 500s) itself, before any application
+    hook runs, with a default naming Python's and aiohttp's versions. That
+    default is a module attribute read each time a response is prepared; the
+    relay replaces it. ``tests/integration/test_relay_floods.py`` checks the
+    header on those answers, so an aiohttp that moves it fails the build.
+    """
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
+
+
 def make_app(
     config: RelayConfig, *, clock: Clock | None = None, storage: Storage | None = None
 ) -> web.Application:
+    hide_server_version()
     app = web.Application(
         middlewares=[error_middleware], client_max_size=config.limit("blob") + 1024 * 1024
     )
@@ -39,10 +58,17 @@ def make_app(
     app[SOCKETS] = weakref.WeakSet()
     for ep in ENDPOINTS:
         if ep.body == "websocket":
-            app.router.add_route(ep.method, ep.path, stream, name=ep.name)
+            app.router.add_route(
+                ep.method, ep.path, stream, name=ep.name, expect_handler=expect_continue
+            )
         else:
             handler = endpoint_handler(ep, HANDLERS[ep.name])
-            app.router.add_route(ep.method, ep.path, handler, name=ep.name)
+            # uploads send their own 100 Continue, after the checks that may refuse them
+            expect = defer_continue if ep.body == "raw" else expect_continue
+            app.router.add_route(ep.method, ep.path, handler, name=ep.name, expect_handler=expect)
+    # last: every other path, so that aiohttp's own routes (and their expect handler)
+    # never answer
+    app.router.add_route("*", "/{tail:.*}", _unrouted, expect_handler=expect_continue)
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_retention_ctx)
     app.on_shutdown.append(_close_sockets)
@@ -50,9 +76,23 @@ def make_app(
     return app
 
 
+_PATTERNS = [
+    (ep.method, re.compile(re.sub(r"\{[a-z_]+\}", "[^/]+", ep.path) + "$")) for ep in ENDPOINTS
+]
+
+
+async def _unrouted(request: web.Request) -> web.StreamResponse:
+    """404 for an unknown path, 405 for a known one with another method (the error
+    middleware turns both into the usual error body)."""
+    allowed = {method for method, pattern in _PATTERNS if pattern.match(request.path)}
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
+
+
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:
     """No software version in answers; no caching of anything the relay says."""
-    response.headers["Server"] = "cove-relay"
+    response.headers["Server"] = SERVER_NAME
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
 
@@ -62,6 +102,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     await relay.storage.open()
     await relay.start()
     yield
+    await relay.stop()
     await relay.storage.close()
 
 

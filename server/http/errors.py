@@ -17,7 +17,7 @@ from cove.protocol.wire.codes import ErrorCode
 from cove.protocol.wire.envelopes import ErrorBody
 from cove.protocol.wire.schema import WireVersionError
 
-from ..errors import HandshakeConflict, RateLimited, RelayError
+from ..errors import BodyTimeout, HandshakeConflict, RateLimited, RelayError
 
 log = logging.getLogger("cove.relay.errors")
 
@@ -61,6 +61,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except BodyTimeout as exc:
+        response = relay_error_response(exc)
+        response.force_close()  # the rest of a slow body is not waited for
+        return response
     except RelayError as exc:
         return relay_error_response(exc)
     except WireVersionError as exc:

@@ -15,37 +15,75 @@ from aiohttp import web
 
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.api import MSGPACK, OCTETS, Endpoint
+from cove.protocol.wire.codes import ErrorCode
 from cove.protocol.wire.limits import REQUEST_BODY
 from cove.protocol.wire.schema import Envelope
 
 from ..domain.relay import Caller, Relay
-from .keys import CONFIG, RELAY
-from .request import bearer, blob_id_param, client_address, group_id_param, query_ints, read_body
+from ..errors import BadRequest, RelayError
+from .keys import CONFIG, ENDPOINT, RELAY
+from .request import (
+    bearer,
+    blob_id_param,
+    body_deadline,
+    client_address,
+    group_id_param,
+    query_ints,
+    read_body,
+    read_raw,
+    send_continue,
+)
 
 Fn = Callable[[Relay, Caller | None, web.Request, Any], Awaitable[Envelope | bytes]]
 
 
 def endpoint_handler(ep: Endpoint, fn: Fn) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
+        request[ENDPOINT] = ep.name
         relay = request.app[RELAY]
         caller = None
+        address = client_address(request, request.app[CONFIG].client_address_header)
         if ep.auth:
-            caller = await relay.access_caller(bearer(request))
+            caller = await relay.access_caller(bearer(request), address)
         else:
-            address = client_address(request, request.app[CONFIG].client_address_header)
             relay.check_rate("unauth_per_address", address)
         body: object = None
         if ep.body == "msgpack":
             assert ep.request is not None
-            body = ep.request.decode(await read_body(request, REQUEST_BODY, MSGPACK))
-        elif ep.body == "raw":
-            body = await read_body(request, relay.config.limit("blob"), OCTETS)
+            body = ep.request.decode(
+                await read_body(
+                    request,
+                    REQUEST_BODY,
+                    MSGPACK,
+                    body_deadline(relay.config, request.content_length),
+                )
+            )
+        # ep.body == "raw": the handler reads its own body, after its checks
         result = await fn(relay, caller, request, body)
         if isinstance(result, bytes):
             return web.Response(body=result, content_type=OCTETS)
         return web.Response(body=result.encode(), content_type=MSGPACK)
 
     return handler
+
+
+async def upload_blob(
+    relay: Relay, caller: Caller | None, request: web.Request, body: None
+) -> E.BlobRef:
+    """An attachment upload: everything that can refuse it — the group, the declared
+    size, the quota, the uploads already in flight — is checked from the head,
+    before a byte of the body is read (a client that sent ``Expect: 100-continue``
+    gets its ``100 Continue`` only then)."""
+    group_id = group_id_param(request)
+    if request.content_type != OCTETS:
+        raise RelayError(f"expected {OCTETS}", code=ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+    declared = request.content_length
+    if declared is None:
+        raise BadRequest("an upload needs a Content-Length")
+    async with relay.uploads.admit(_c(caller), group_id, declared):
+        await send_continue(request)
+        data = await read_raw(request, declared, body_deadline(relay.config, declared))
+        return await relay.uploads.store(_c(caller), group_id, data)
 
 
 def _c(caller: Caller | None) -> Caller:
@@ -100,19 +138,19 @@ async def add_device(
 async def upload_key_packages(
     relay: Relay, caller: Caller | None, request: web.Request, body: E.KeyPackageUpload
 ) -> E.KeyPackageCount:
-    return await relay.do_upload_key_packages(_c(caller), body)
+    return await relay.key_packages.upload(_c(caller), body)
 
 
 async def count_key_packages(
     relay: Relay, caller: Caller | None, request: web.Request, body: None
 ) -> E.KeyPackageCount:
-    return await relay.count_key_packages(_c(caller))
+    return await relay.key_packages.count(_c(caller))
 
 
 async def claim_key_packages(
     relay: Relay, caller: Caller | None, request: web.Request, body: E.ClaimRequest
 ) -> E.ClaimResponse:
-    return await relay.do_claim_key_packages(_c(caller), body)
+    return await relay.key_packages.claim(_c(caller), body)
 
 
 async def list_groups(
@@ -169,12 +207,6 @@ async def set_retention(
     relay: Relay, caller: Caller | None, request: web.Request, body: E.RetentionRequest
 ) -> E.Ok:
     return await relay.do_set_retention(_c(caller), group_id_param(request), body)
-
-
-async def upload_blob(
-    relay: Relay, caller: Caller | None, request: web.Request, body: bytes
-) -> E.BlobRef:
-    return await relay.do_upload_blob(_c(caller), group_id_param(request), body)
 
 
 async def download_blob(

@@ -31,8 +31,8 @@ from cove.protocol.wire.limits import WS_FRAME
 
 from ..domain.events import CLOSE, Outgoing, Subscriber
 from ..domain.relay import Caller, Relay
-from .keys import RELAY, SOCKETS
-from .request import bearer
+from .keys import CONFIG, ENDPOINT, RELAY, SOCKETS
+from .request import bearer, client_address
 
 CLOSE_UNSUPPORTED = 1003
 CLOSE_INVALID = 1007
@@ -40,8 +40,10 @@ CLOSE_POLICY = 1008
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
+    request[ENDPOINT] = "stream"
     relay = request.app[RELAY]
-    caller = await relay.access_caller(bearer(request))
+    address = client_address(request, request.app[CONFIG].client_address_header)
+    caller = await relay.access_caller(bearer(request), address)
     sub = relay.hub.subscribe(caller.account_id, caller.device_id)
     heartbeat = float(relay.config.limit("ws_heartbeat"))
     ws = web.WebSocketResponse(max_msg_size=WS_FRAME, heartbeat=heartbeat)
@@ -119,7 +121,7 @@ async def _write(
                 return
             last[event.group_id] = event.seq
         # A reader that does not read makes this wait (aiohttp drains above the
-        # transport's high-water mark), so its events pile up in sub.queue until
+        # transport's high-water mark), so its events pile up in the subscriber's queue until
         # ws_send_queue, where the hub drops it.
         await ws.send_bytes(data if data is not None else event.encode())
 
@@ -130,11 +132,12 @@ async def _write(
 
     await resume(first)
     while not ws.closed:
-        item = await sub.queue.get()
-        if item is CLOSE:
-            await ws.close(code=CLOSE_POLICY, message=b"closed by the relay")
-            return
-        if isinstance(item, Subscribe):
-            await resume(item)
-        elif isinstance(item, Outgoing):
-            await send(item.event, item.data)
+        for item in await sub.take():
+            if item is CLOSE:
+                await ws.close(code=CLOSE_POLICY, message=b"closed by the relay")
+                return
+            if isinstance(item, Subscribe):
+                await resume(item)
+            elif isinstance(item, Outgoing):
+                await send(item.event, item.data)
+            sub.sent()

@@ -16,10 +16,21 @@ see storage.
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRecord:
+    code_hash: bytes
+    uses_left: int
+    expires_at: int | None
+    created_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +106,11 @@ class Txn(Protocol):
         self, code_hash: bytes, uses: int, expires_at: int | None, now: int
     ) -> None: ...
     async def use_invite(self, code_hash: bytes, now: int) -> bool: ...
+    async def invites(self, now: int) -> list[InviteRecord]:
+        """Invites still usable at ``now``, oldest first."""
+        ...
+
+    async def delete_invite(self, code_hash: bytes) -> bool: ...
 
     # accounts, devices, tokens
     async def insert_account(
@@ -138,17 +154,7 @@ class Txn(Protocol):
     async def delete_group(self, group_id: bytes) -> None: ...
     async def empty_groups(self) -> list[bytes]: ...
 
-    # messages
-    async def post_context(
-        self, group_id: bytes, account_id: bytes, key: bytes
-    ) -> tuple[MemberRecord | None, GroupRecord | None, StoredMessage | None]:
-        """In one read: the poster's membership, the group, and the message already
-        stored under this idempotency key (all None if the poster is not a member)."""
-        ...
-
-    async def append_message(
-        self, group: GroupRecord, key: bytes, handshake: bool, now: int, data: bytes
-    ) -> int: ...
+    # messages (posting goes through Storage.run_batch and BatchTxn)
     async def messages_after(
         self, group_id: bytes, after: int, limit: int
     ) -> list[StoredMessage]: ...
@@ -169,8 +175,50 @@ class Txn(Protocol):
     async def counts(self) -> dict[str, int]: ...
 
 
+class BatchTxn(Protocol):
+    """The statements a post needs, run synchronously by a group commit inside the
+    batch's one write transaction (see :meth:`Storage.run_batch`)."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: rolled back alone if its block raises."""
+        ...
+
+    def in_transaction(self) -> bool:
+        """False once the database has rolled the whole transaction back by itself
+        (SQLite does on some I/O errors): the batch must then fail as a whole."""
+        ...
+
+    def post_context(
+        self, group_id: bytes, account_id: bytes, key: bytes
+    ) -> tuple[MemberRecord | None, GroupRecord | None, StoredMessage | None]:
+        """In one read: the poster's membership, the group, and the message already
+        stored under this idempotency key (all None if the poster is not a member)."""
+        ...
+
+    def append_message(
+        self, group: GroupRecord, key: bytes, handshake: bool, now: int, data: bytes
+    ) -> int: ...
+    def member(self, group_id: bytes, account_id: bytes) -> MemberRecord | None: ...
+    def member_accounts(self, group_id: bytes) -> list[bytes]: ...
+    def devices_by_ids(self, device_ids: list[bytes]) -> list[DeviceRecord]: ...
+    def is_banned(self, group_id: bytes, account_id: bytes) -> bool: ...
+    def upsert_member(
+        self, group_id: bytes, account_id: bytes, role: str, joined_seq: int
+    ) -> None: ...
+    def delete_member(self, group_id: bytes, account_id: bytes) -> bool: ...
+    def insert_inbox(
+        self, device_id: bytes, group_id: bytes, commit_seq: int, now: int, data: bytes
+    ) -> int: ...
+
+
 class Storage(Protocol):
     """A relay database: one writer at a time, any number of readers."""
+
+    async def run_batch(self, work: Callable[[BatchTxn], T]) -> T:
+        """Run ``work`` synchronously inside one write transaction (one database
+        call, one commit); return its result once the commit is durable. If
+        ``work`` or the commit raises, nothing of it is kept."""
+        ...
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -183,9 +231,11 @@ class Storage(Protocol):
 
 __all__ = [
     "AccountRecord",
+    "BatchTxn",
     "DeviceRecord",
     "GroupRecord",
     "InboxRecord",
+    "InviteRecord",
     "MemberRecord",
     "PurgeCounts",
     "Session",

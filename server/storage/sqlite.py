@@ -17,10 +17,10 @@ import asyncio
 import importlib.resources
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
@@ -29,11 +29,29 @@ from .base import (
     DeviceRecord,
     GroupRecord,
     InboxRecord,
+    InviteRecord,
     MemberRecord,
     PurgeCounts,
     Session,
     StoredMessage,
 )
+from .sqlite_batch import (
+    GROUP_COLS,
+    SQL_DELETE_MEMBER,
+    SQL_DEVICE_BY_ID,
+    SQL_INSERT_INBOX,
+    SQL_IS_BANNED,
+    SQL_MEMBER,
+    SQL_MEMBER_ACCOUNTS,
+    SQL_UPSERT_MEMBER,
+    SqliteBatchTxn,
+    group_record,
+    member_record,
+    run_batch,
+)
+from .writer import PRAGMAS, DbThread
+
+T = TypeVar("T")
 
 _MIGRATION = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -54,27 +72,30 @@ class SchemaTooNew(Exception):
 
 async def _connect(path: Path) -> aiosqlite.Connection:
     db = await aiosqlite.connect(path, isolation_level=None)
-    for pragma in (
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA synchronous=FULL",
-        "PRAGMA foreign_keys=ON",
-        "PRAGMA secure_delete=ON",
-        "PRAGMA busy_timeout=10000",
-    ):
+    for pragma in PRAGMAS:
         await db.execute(pragma)
     return db
 
 
+class _Connection(Protocol):
+    """What :class:`SqliteTxn` needs of a connection: aiosqlite's reader, or the
+    writer's :class:`~.writer.DbThread`."""
+
+    async def execute(self, sql: str, args: Any = ...) -> Any: ...
+    async def execute_fetchall(self, sql: str, args: Any = ...) -> Iterable[Any]: ...
+    async def execute_insert(self, sql: str, args: Any = ...) -> Any: ...
+    async def executemany(self, sql: str, rows: Any) -> Any: ...
+
+
 class SqliteTxn:
-    """:class:`~.base.Txn` over one aiosqlite connection inside BEGIN ... COMMIT."""
+    """:class:`~.base.Txn` over one connection inside BEGIN ... COMMIT."""
 
     __slots__ = ("_db",)
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: _Connection) -> None:
         self._db = db
 
-    # Each helper is one trip to aiosqlite's thread (execute and fetch together):
-    # the write lock is held across trips, so fewer trips means more posts/s.
+    # Each helper is one trip to the connection's thread (execute and fetch together).
 
     async def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
         rows = list(await self._db.execute_fetchall(sql, args))
@@ -85,7 +106,7 @@ class SqliteTxn:
 
     async def _run(self, sql: str, args: tuple[object, ...] = ()) -> int:
         cur = await self._db.execute(sql, args)
-        return cur.rowcount
+        return int(cur.rowcount)
 
     # -- relay_meta, invites ------------------------------------------------
 
@@ -114,6 +135,21 @@ class SqliteTxn:
         )
         await self._run("DELETE FROM invites WHERE uses_left = 0")
         return n == 1
+
+    async def invites(self, now: int) -> list[InviteRecord]:
+        rows = await self._all(
+            "SELECT code_hash, uses_left, expires_at, created_at FROM invites"
+            " WHERE uses_left > 0 AND (expires_at IS NULL OR expires_at > ?)"
+            " ORDER BY created_at, rowid",
+            (now,),
+        )
+        return [
+            InviteRecord(bytes(r[0]), int(r[1]), None if r[2] is None else int(r[2]), int(r[3]))
+            for r in rows
+        ]
+
+    async def delete_invite(self, code_hash: bytes) -> bool:
+        return await self._run("DELETE FROM invites WHERE code_hash = ?", (code_hash,)) == 1
 
     # -- accounts, devices, tokens ----------------------------------------------
 
@@ -184,10 +220,7 @@ class SqliteTxn:
     async def devices_by_ids(self, device_ids: list[bytes]) -> list[DeviceRecord]:
         out = []
         for device_id in device_ids:
-            row = await self._one(
-                "SELECT device_id, account_id, device_key FROM devices WHERE device_id = ?",
-                (device_id,),
-            )
+            row = await self._one(SQL_DEVICE_BY_ID, (device_id,))
             if row is not None:
                 out.append(self._device(row))
         return out
@@ -262,18 +295,11 @@ class SqliteTxn:
         )
         return n == 1
 
-    _GROUP_COLS = "g.group_id, g.head_seq, g.handshake_seq, g.retention_seconds, g.blob_bytes"
+    _GROUP_COLS = GROUP_COLS
 
     @staticmethod
     def _group(row: tuple[Any, ...]) -> GroupRecord:
-        retention = row[3]
-        return GroupRecord(
-            bytes(row[0]),
-            int(row[1]),
-            int(row[2]),
-            None if retention is None else int(retention),
-            int(row[4]),
-        )
+        return group_record(row)
 
     async def group(self, group_id: bytes) -> GroupRecord | None:
         row = await self._one(
@@ -291,14 +317,8 @@ class SqliteTxn:
         return [(self._group(r), str(r[5])) for r in rows]
 
     async def member(self, group_id: bytes, account_id: bytes) -> MemberRecord | None:
-        row = await self._one(
-            "SELECT m.account_id, a.handle, m.role, m.joined_seq FROM members m"
-            " JOIN accounts a USING (account_id) WHERE m.group_id = ? AND m.account_id = ?",
-            (group_id, account_id),
-        )
-        if row is None:
-            return None
-        return MemberRecord(bytes(row[0]), str(row[1]), str(row[2]), int(row[3]))
+        row = await self._one(SQL_MEMBER, (group_id, account_id))
+        return None if row is None else member_record(row)
 
     async def members(self, group_id: bytes) -> list[MemberRecord]:
         rows = await self._all(
@@ -309,7 +329,7 @@ class SqliteTxn:
         return [MemberRecord(bytes(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
     async def member_accounts(self, group_id: bytes) -> list[bytes]:
-        rows = await self._all("SELECT account_id FROM members WHERE group_id = ?", (group_id,))
+        rows = await self._all(SQL_MEMBER_ACCOUNTS, (group_id,))
         return [bytes(r[0]) for r in rows]
 
     async def count_members(self, group_id: bytes) -> int:
@@ -320,23 +340,13 @@ class SqliteTxn:
     async def upsert_member(
         self, group_id: bytes, account_id: bytes, role: str, joined_seq: int
     ) -> None:
-        await self._run(
-            "INSERT INTO members (group_id, account_id, role, joined_seq) VALUES (?,?,?,?)"
-            " ON CONFLICT (group_id, account_id) DO UPDATE SET role = excluded.role",
-            (group_id, account_id, role, joined_seq),
-        )
+        await self._run(SQL_UPSERT_MEMBER, (group_id, account_id, role, joined_seq))
 
     async def delete_member(self, group_id: bytes, account_id: bytes) -> bool:
-        n = await self._run(
-            "DELETE FROM members WHERE group_id = ? AND account_id = ?", (group_id, account_id)
-        )
-        return n == 1
+        return await self._run(SQL_DELETE_MEMBER, (group_id, account_id)) == 1
 
     async def is_banned(self, group_id: bytes, account_id: bytes) -> bool:
-        row = await self._one(
-            "SELECT 1 FROM bans WHERE group_id = ? AND account_id = ?", (group_id, account_id)
-        )
-        return row is not None
+        return await self._one(SQL_IS_BANNED, (group_id, account_id)) is not None
 
     async def set_ban(self, group_id: bytes, account_id: bytes, banned: bool) -> None:
         if banned:
@@ -366,39 +376,6 @@ class SqliteTxn:
 
     # -- messages ---------------------------------------------------------------
 
-    async def post_context(
-        self, group_id: bytes, account_id: bytes, key: bytes
-    ) -> tuple[MemberRecord | None, GroupRecord | None, StoredMessage | None]:
-        row = await self._one(
-            f"SELECT m.account_id, a.handle, m.role, m.joined_seq, {self._GROUP_COLS},"  # noqa: S608
-            " x.seq, x.data, x.received_at"
-            " FROM members m JOIN accounts a USING (account_id)"
-            " JOIN groups g ON g.group_id = m.group_id"
-            " LEFT JOIN messages x ON x.group_id = m.group_id AND x.idempotency_key = ?"
-            " WHERE m.group_id = ? AND m.account_id = ?",
-            (key, group_id, account_id),
-        )
-        if row is None:
-            return None, None, None
-        member = MemberRecord(bytes(row[0]), str(row[1]), str(row[2]), int(row[3]))
-        group = self._group(row[4:9])
-        earlier = (
-            None if row[9] is None else StoredMessage(int(row[9]), bytes(row[10]), int(row[11]))
-        )
-        return member, group, earlier
-
-    async def append_message(
-        self, group: GroupRecord, key: bytes, handshake: bool, now: int, data: bytes
-    ) -> int:
-        # the messages_advance_heads trigger (migration 0002) moves the group's heads
-        seq = group.head_seq + 1
-        await self._run(
-            "INSERT INTO messages (group_id, seq, idempotency_key, handshake, received_at, data)"
-            " VALUES (?,?,?,?,?,?)",
-            (group.group_id, seq, key, int(handshake), now, data),
-        )
-        return seq
-
     async def messages_after(self, group_id: bytes, after: int, limit: int) -> list[StoredMessage]:
         rows = await self._all(
             "SELECT seq, data, received_at FROM messages WHERE group_id = ? AND seq > ?"
@@ -413,9 +390,7 @@ class SqliteTxn:
         self, device_id: bytes, group_id: bytes, commit_seq: int, now: int, data: bytes
     ) -> int:
         row = await self._db.execute_insert(
-            "INSERT INTO inbox (device_id, group_id, commit_seq, received_at, data)"
-            " VALUES (?,?,?,?,?)",
-            (device_id, group_id, commit_seq, now, data),
+            SQL_INSERT_INBOX, (device_id, group_id, commit_seq, now, data)
         )
         assert row is not None
         return int(row[0])
@@ -493,53 +468,33 @@ class SqliteTxn:
 
 
 class SqliteStorage:
-    """:class:`~.base.Storage` on a SQLite file."""
+    """:class:`~.base.Storage` on a SQLite file: the writer on its own thread
+    (:class:`~.writer.DbThread`), one aiosqlite reader."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: DbThread | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
 
     async def open(self) -> None:
-        self._writer = await _connect(self.path)
-        await self._migrate(self._writer)
+        writer = DbThread(self.path)
+        await writer.open()
+        self._writer = writer
+        await writer.call(_migrate)
         self._reader = await _connect(self.path)
 
     async def close(self) -> None:
-        for db in (self._reader, self._writer):
-            if db is not None:
-                await db.close()
+        if self._reader is not None:
+            await self._reader.close()
+        if self._writer is not None:
+            await self._writer.close()
         self._reader = self._writer = None
-
-    @staticmethod
-    async def _migrate(db: aiosqlite.Connection) -> None:
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            await db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT"
-            )
-            async with db.execute("SELECT MAX(version) FROM schema_version") as cur:
-                row = await cur.fetchone()
-            current = int(row[0]) if row and row[0] is not None else 0
-            available = migrations()
-            newest = available[-1][0] if available else 0
-            if current > newest:
-                raise SchemaTooNew(f"database schema {current} is newer than this relay ({newest})")
-            for version, sql in available:
-                if version > current:
-                    for statement in _statements(sql):
-                        await db.execute(statement)
-                    await db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
 
     @asynccontextmanager
     async def _transaction(
-        self, db: aiosqlite.Connection | None, lock: asyncio.Lock, begin: str
+        self, db: _Connection | None, lock: asyncio.Lock, begin: str
     ) -> AsyncIterator[SqliteTxn]:
         if db is None:
             raise RuntimeError("storage is not open")
@@ -551,6 +506,13 @@ class SqliteStorage:
                 await db.execute("ROLLBACK")
                 raise
             await db.execute("COMMIT")
+
+    async def run_batch(self, work: Callable[[SqliteBatchTxn], T]) -> T:
+        """One trip to the writer thread: ``BEGIN IMMEDIATE``, ``work``, ``COMMIT``."""
+        if self._writer is None:
+            raise RuntimeError("storage is not open")
+        async with self._write_lock:
+            return await self._writer.call(lambda db: run_batch(db, work))
 
     def read(self) -> AbstractAsyncContextManager[SqliteTxn]:
         return self._transaction(self._reader, self._read_lock, "BEGIN")
@@ -592,6 +554,28 @@ class SqliteStorage:
                 async with self._reader.execute(f"PRAGMA table_info({table})") as cur:
                     out[table] = [str(r[1]) for r in await cur.fetchall()]
         return out
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Apply the migrations this relay has and the database lacks, in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT")
+        row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        available = migrations()
+        newest = available[-1][0] if available else 0
+        if current > newest:
+            raise SchemaTooNew(f"database schema {current} is newer than this relay ({newest})")
+        for version, sql in available:
+            if version > current:
+                for statement in _statements(sql):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _statements(sql: str) -> list[str]:

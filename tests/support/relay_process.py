@@ -31,6 +31,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -176,6 +177,16 @@ class RelayProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def memory(self) -> dict[str, int]:
+        """The relay process's ``VmRSS`` and ``VmHWM`` (peak RSS) in bytes, from /proc."""
+        assert self.proc is not None
+        out = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out[name] = int(value.split()[0]) * 1024
+        return out
 
     def log(self) -> str:
         path = self.data / "relay.log"
@@ -426,3 +437,50 @@ def fake_welcome() -> bytes:
 
 def new_group_id() -> bytes:
     return secrets.token_bytes(32)
+
+
+# -- raw HTTP, for what aiohttp's client will not send --------------------------------
+
+
+@dataclass
+class RawAnswer:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+def read_answer(sock: socket.socket, *, timeout: float = 30.0) -> RawAnswer:
+    """Read one HTTP answer from ``sock`` (head, then ``Content-Length`` bytes);
+    interim ``1xx`` answers are skipped. Raises ``ConnectionError`` if the relay
+    closes the connection without answering."""
+    sock.settimeout(timeout)
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed without an answer after {buf[:200]!r}")
+            buf += chunk
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if status >= 200:
+            break
+    length = int(headers.get("content-length", "0"))
+    while len(buf) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return RawAnswer(status, headers, buf[:length])
+
+
+def raw_http(port: int, request: bytes, *, timeout: float = 30.0) -> RawAnswer:
+    """Send ``request`` as is on a new connection and read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        return read_answer(sock, timeout=timeout)

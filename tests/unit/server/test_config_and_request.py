@@ -8,6 +8,7 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from cove.server.config import DEFAULT_CONFIG, ConfigError, load_config
+from cove.server.domain.crypto import TOKEN_CHARS, new_token, token_is_ours
 from cove.server.errors import BadRequest, GroupNotFound
 from cove.server.http.request import bearer, client_address, group_id_param, query_ints
 
@@ -58,8 +59,15 @@ def test_client_address_uses_the_proxy_header_only_when_configured() -> None:
 
 
 def test_bearer_and_parameters() -> None:
-    assert bearer(make_mocked_request("GET", "/", headers={"Authorization": "Bearer abc"})) == "abc"
-    assert bearer(make_mocked_request("GET", "/", headers={"Authorization": "Basic abc"})) is None
+    token = new_token(b"k" * 32)
+    assert len(token) == TOKEN_CHARS
+    auth = {"Authorization": f"Bearer {token}"}
+    assert bearer(make_mocked_request("GET", "/", headers=auth)) == token
+    assert token_is_ours(b"k" * 32, token) and not token_is_ours(b"x" * 32, token)
+    for value in ("Bearer abc", f"Basic {token}", f"Bearer {token}x", "Bearer " + "ÿ" * 64,
+                  "Bearer " + "é" * 64, "Bearer " + "+" * 64, "Bearer"):  # fmt: skip
+        assert bearer(make_mocked_request("GET", "/", headers={"Authorization": value})) is None
+    assert not token_is_ours(b"k" * 32, "A" * 64)
     assert bearer(make_mocked_request("GET", "/")) is None
     ok = make_mocked_request("GET", "/", match_info={"group_id": "ab" * 16})
     assert group_id_param(ok) == b"\xab" * 16

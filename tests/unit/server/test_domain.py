@@ -77,7 +77,7 @@ def test_challenges_expire_and_are_single_use(tmp_path: Path) -> None:
             resp = await relay.do_login(login(ch))
             token = Token(resp.token)
             assert resp.token not in repr(token)
-            caller = await relay.access_caller(token)
+            caller = await relay.access_caller(token, "192.0.2.1")
             assert caller.account_id == resp.account_id and resp.token not in repr(caller)
             with pytest.raises(AuthFailed):
                 await relay.do_login(login(ch))

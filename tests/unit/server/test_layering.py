@@ -47,5 +47,8 @@ def test_handlers_and_domain_do_not_touch_sql() -> None:
 def test_every_endpoint_has_a_route(tmp_path: Path) -> None:
     app = make_app(RelayConfig(tmp_path))
     routes = {r.name for r in app.router.routes()}
-    assert routes == {ep.name for ep in ENDPOINTS}
+    assert routes == {ep.name for ep in ENDPOINTS} | {None}
+    # the one unnamed route is the catch-all that answers 404/405 through the middleware
+    (unnamed,) = [r for r in app.router.routes() if r.name is None]
+    assert unnamed.resource is not None and unnamed.resource.canonical == "/{tail}"
     assert set(HANDLERS) == {ep.name for ep in ENDPOINTS if ep.body != "websocket"}

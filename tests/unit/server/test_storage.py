@@ -16,13 +16,12 @@ def test_pragmas_and_migrations(tmp_path: Path) -> None:
         storage = SqliteStorage(tmp_path / "r.sqlite3")
         await storage.open()
         try:
-            db = storage._writer
-            assert db is not None
-            for pragma, want in (("journal_mode", "wal"), ("synchronous", 2),
-                                 ("foreign_keys", 1), ("secure_delete", 1)):  # fmt: skip
-                async with db.execute(f"PRAGMA {pragma}") as cur:
-                    row = await cur.fetchone()
-                assert row is not None and row[0] == want, pragma
+            for db in (storage._writer, storage._reader):  # the writer thread and the reader
+                assert db is not None
+                for pragma, want in (("journal_mode", "wal"), ("synchronous", 2),
+                                     ("foreign_keys", 1), ("secure_delete", 1)):  # fmt: skip
+                    rows = list(await db.execute_fetchall(f"PRAGMA {pragma}"))
+                    assert rows and rows[0][0] == want, pragma
             async with storage.write() as txn:
                 await txn.set_meta("k", b"v")
             with pytest.raises(RuntimeError):
