@@ -101,6 +101,10 @@ def _message_text(m: Any) -> str:
 async def run(args: argparse.Namespace, out: Output) -> int:
     home = Path(args.home) if args.home else default_home()
     cmd = args.command
+    if cmd == "app":  # the local web app (cove.client.app)
+        from cove.client.app import run_app
+
+        return await run_app(home, args)
     if cmd == "init":
         client = await CoveClient.init(
             home, passphrase(confirm=True), args.relay, args.handle, args.invite
@@ -365,6 +369,9 @@ def parser() -> argparse.ArgumentParser:
     for name in ("verify", "trust"):
         x = s.add_parser(name)
         x.add_argument("handle")
+    from cove.client.app import add_parser as add_app_parser
+
+    add_app_parser(s)
     return p
 
 

@@ -1,0 +1,142 @@
+"""The unlocked app: one :class:`CoveClient` used by one coroutine at a time.
+
+:meth:`Session.use` is the only way routes reach the client: it waits its turn,
+halts the background listener, and starts it again when the last user is done.
+The session also keeps, in memory only (never on disk, so no content and no
+metadata outside the encrypted store):
+
+* which messages the member has seen (unread counts: everything present when the
+  app was unlocked counts as seen);
+* the composer's drafts (kept across an idle lock, gone when the app stops);
+* when the member was last active (for the idle lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from cove.client.records import MessageView
+from cove.client.service import CoveClient, SyncReport
+
+from .live import Hub, Listener
+
+CONTENT = ("thread", "post", "dm")
+
+
+class AppClient(CoveClient):
+    """CoveClient with a hook on :meth:`sync`: the app learns of joined groups and new
+    messages that arrive through ``sync`` (which ``listen`` calls too)."""
+
+    on_synced: Callable[[SyncReport], None] | None = None
+
+    async def sync(self) -> SyncReport:
+        report = await super().sync()
+        if self.on_synced is not None:
+            self.on_synced(report)
+        return report
+
+
+class Session:
+    def __init__(self, client: AppClient, hub: Hub) -> None:
+        self.client = client
+        self.hub = hub
+        self.handle = client.account.handle
+        self.seen: set[bytes] = set()
+        self.drafts: dict[str, str] = {}
+        self.last_active = time.monotonic()
+        self._lock = asyncio.Lock()
+        self._users = 0
+        self._closed = False
+        self.listener = Listener(client, hub, self._arrived)
+        client.on_synced = self._synced
+
+    def __repr__(self) -> str:
+        return f"Session(handle={self.handle!r})"
+
+    async def start(self) -> None:
+        """Mark everything already here as seen, then start live updates."""
+        async with self.use() as c:
+            for g in await c.groups():
+                if g.active:
+                    self.seen.update(m.id for m in await c.read(g.group_id))
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[AppClient]:
+        self._users += 1
+        try:
+            async with self._lock:
+                if self._closed:
+                    raise RuntimeError("the session is locked")
+                await self.listener.halt()
+                yield self.client
+        finally:
+            self._users -= 1
+            if self._users == 0 and not self._closed:
+                self.listener.start()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+            await self.listener.halt()
+            await self.client.close()
+
+    def touch(self) -> None:
+        self.last_active = time.monotonic()
+
+    # -- unread ------------------------------------------------------------------
+
+    def unread(self, messages: list[MessageView]) -> int:
+        return sum(
+            1
+            for m in messages
+            if m.type in CONTENT and m.sender != self.handle and m.id not in self.seen
+        )
+
+    def mark_seen(self, messages: list[MessageView]) -> None:
+        self.seen.update(m.id for m in messages)
+
+    # -- drafts ------------------------------------------------------------------
+
+    def draft(self, key: str) -> str:
+        return self.drafts.get(key, "")
+
+    def keep_draft(self, key: str, text: str) -> None:
+        if text.strip():
+            self.drafts[key] = text[:20_000]
+        else:
+            self.drafts.pop(key, None)
+
+    # -- from the client -----------------------------------------------------------
+
+    def _arrived(self, group_id: bytes, view: MessageView) -> None:
+        del group_id, view  # counted from the store on the next page view
+
+    def _synced(self, report: SyncReport) -> None:
+        if report.joined:
+            self.listener.resubscribe()  # subscribe to the new groups too
+        if report.joined or report.received:
+            asyncio.get_running_loop().create_task(self._announce(report))
+
+    async def _announce(self, report: SyncReport) -> None:
+        await self.hub.send({"kind": "groups" if report.joined else "changed", "group": ""})
+
+
+async def open_session(home: Path, passphrase: str, hub: Hub) -> Session:
+    client = await AppClient.open(home, passphrase)
+    session = Session(client, hub)
+    await session.start()
+    return session
+
+
+async def create_account(
+    home: Path, passphrase: str, relay: str, handle: str, invite: str | None, hub: Hub, **kw: Any
+) -> Session:
+    client = await AppClient.init(home, passphrase, relay, handle, invite, **kw)
+    session = Session(client, hub)
+    await session.start()
+    return session
