@@ -198,6 +198,7 @@ async def serve(home: Path, *, port: int = 0, open_browser: bool = True) -> int:
     sockets = getattr(server, "sockets", None) or []
     app.guard.port = sockets[0].getsockname()[1] if sockets else port
     print(f"open {app.guard.opening_url}", flush=True)
+    log.info("staging files in %s", app.staging.root)
     if open_browser:
         launcher = _write_launcher(home, app.guard.opening_url)
         with contextlib.suppress(Exception):
