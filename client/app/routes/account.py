@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import urllib.parse
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from cove.client.app import passphrase
 from cove.client.app.routes.common import ctx, explain, form, text_field
 from cove.client.app.session import create_account, open_session
 from cove.client.errors import ClientError
+from cove.protocol.wire.limits import HANDLE_PATTERN
 
 log = logging.getLogger("cove.app")
 routes = web.RouteTableDef()
@@ -63,8 +65,12 @@ async def create(request: web.Request) -> web.StreamResponse:
         relay, code = parse_invite(kept["invite"], kept["relay"])
     except ValueError as exc:
         error = str(exc)
-    if error is None and not kept["handle"].strip():
-        error = "Please choose the name others will see."
+    handle = kept["handle"].strip().lower()
+    if error is None and not re.fullmatch(HANDLE_PATTERN, handle):
+        error = (
+            "Your Cove name needs 3 to 32 characters: small letters, numbers, dots, "
+            "dashes or underscores, starting with a letter or a number."
+        )
     if error is None:
         error = passphrase.problem(pp, again)
     if error is None and data.get("understood") != "yes":
@@ -72,13 +78,13 @@ async def create(request: web.Request) -> web.StreamResponse:
     if error is None:
         try:
             app.session = await create_account(
-                app.home, pp, relay, kept["handle"].strip(), code, app.hub
+                app.home, pp, relay, handle, code, app.hub
             )
         except ClientError as exc:
             log.warning("account not created: %s", type(exc).__name__)
             error = explain(exc)
-            if "taken" in str(exc) or "handle" in str(exc):
-                error = "That name is already used on this relay, or not allowed. Try another."
+            if "handle_taken" in str(exc):
+                error = "Someone on this relay already has that name. Please choose another."
     if error is not None:
         return app.views.page("welcome.html", status=400, form=kept, error=error)
     log.info("account created")
