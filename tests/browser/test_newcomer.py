@@ -138,7 +138,10 @@ def test_the_newcomer_scenario_live_in_two_browsers(
     bo.page.get_by_role("button", name="Send").click()
     expect(form).to_have_attribute("data-sent", "yes")
     assert int(form.get_attribute("data-progress-seen") or 0) >= 1
-    expect(bo.page.get_by_role("status").first).to_have_text("Sent.")
+    expect(form.get_by_label("Sending")).to_have_attribute("value", "100")
+    expect(form.locator(".upload-text")).to_have_text("Files sent.")
+    expect(form.locator("#draft-status")).to_have_text("Sent.")
+    expect(article(bo.page, caption).get_by_role("img", name="Photo: garden.png")).to_be_visible()
     shown = article(ana.page, caption).get_by_role("img", name="Photo: garden.png")
     expect(shown).to_be_visible()
     ana.page.wait_for_function(

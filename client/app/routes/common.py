@@ -70,10 +70,15 @@ def text_field(data: dict[str, Any], name: str, limit: int = 20_000) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+def with_query(location: str, query: str) -> str:
+    """``location`` with ``query`` added before any ``#fragment``."""
+    path, _, fragment = location.partition("#")
+    path += ("&" if "?" in path else "?") + query
+    return path + ("#" + fragment if fragment else "")
+
+
 def redirect(location: str, done: str | None = None) -> web.HTTPSeeOther:
-    if done:
-        location += ("&" if "?" in location else "?") + f"done={done}"
-    return web.HTTPSeeOther(location)
+    return web.HTTPSeeOther(with_query(location, f"done={done}") if done else location)
 
 
 def safe_next(value: str, default: str = "/") -> str:

@@ -19,6 +19,7 @@ from cove.client.app.routes.common import (
     safe_next,
     session,
     text_field,
+    with_query,
 )
 from cove.client.app.routes.groups import blocked, group_or_404
 from cove.client.app.views import REACTIONS
@@ -140,7 +141,7 @@ async def react(request: web.Request) -> web.StreamResponse:
         async with s.use() as c:
             await c.react(mid, emoji)
     except KeyChanged:
-        raise redirect(_with(back, "blocked=1")) from None
+        raise redirect(with_query(back, "blocked=1")) from None
     except ClientError as exc:
         return app.views.page("notice.html", status=400, back=back, error=explain(exc))
     raise redirect(back, "reacted")
@@ -165,7 +166,7 @@ async def edit(request: web.Request) -> web.StreamResponse:
         async with s.use() as c:
             await c.edit(mid, text)
     except KeyChanged:
-        raise redirect(_with(back, "blocked=1")) from None
+        raise redirect(with_query(back, "blocked=1")) from None
     except ClientError as exc:
         return app.views.page("notice.html", status=400, back=back, error=explain(exc))
     raise redirect(back, "edited")
@@ -182,7 +183,7 @@ async def delete(request: web.Request) -> web.StreamResponse:
         async with s.use() as c:
             await c.delete(mid)
     except KeyChanged:
-        raise redirect(_with(back, "blocked=1")) from None
+        raise redirect(with_query(back, "blocked=1")) from None
     except ClientError as exc:
         return app.views.page("notice.html", status=400, back=back, error=explain(exc))
     raise redirect(back, "deleted")
@@ -203,9 +204,3 @@ async def keep_draft(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="bad draft\n")
     s.keep_draft(key[:200], text)
     return web.json_response({"ok": True})
-
-
-def _with(location: str, query: str) -> str:
-    path, _, frag = location.partition("#")
-    path += ("&" if "?" in path else "?") + query
-    return path + ("#" + frag if frag else "")

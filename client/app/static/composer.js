@@ -1,5 +1,7 @@
 // The composer: drafts kept (in the app's memory) as you type, and sending with a
 // progress bar for attachments. Ctrl+Enter (or Cmd+Enter) sends.
+import { refreshHere } from "./live.js";
+
 const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
 function keepDraft(form, text) {
@@ -41,9 +43,18 @@ function send(form) {
     let answer = null;
     try { answer = JSON.parse(xhr.responseText); } catch { answer = null; }
     if (xhr.status === 200 && answer && answer.location) {
-      if (withFiles) { bar.value = 100; label.textContent = "Files sent."; }
+      const target = new URL(answer.location, location.href);
+      const samePage = target.pathname === location.pathname && !target.search.includes("blocked=");
+      const inPlace = samePage && !form.querySelector('input[name="reply_to"]') && document.querySelector("[data-live-src]");
+      if (!inPlace) { location.assign(answer.location); return; }
+      // Stay on the page: the new message shows in the list, the composer empties.
+      if (withFiles) { bar.value = 100; bar.textContent = "100%"; label.textContent = "Files sent."; }
+      for (const field of form.querySelectorAll("textarea, input[type=file]")) field.value = "";
       form.dataset.sent = "yes";
-      location.assign(answer.location);
+      button.disabled = false;
+      const status = form.querySelector("#draft-status");
+      if (status) status.textContent = "Sent.";
+      refreshHere().catch(() => {});
       return;
     }
     button.disabled = false;

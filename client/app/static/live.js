@@ -14,8 +14,8 @@ function busy(container) {
   return active && container.contains(active) && (active.tagName === "TEXTAREA" || active.tagName === "INPUT");
 }
 
-async function refreshFragment(container) {
-  if (busy(container)) { container.dataset.stale = "yes"; return; }
+async function refreshFragment(container, force = false) {
+  if (!force && busy(container)) { container.dataset.stale = "yes"; return; }
   const response = await fetch(container.dataset.liveSrc, { credentials: "same-origin" });
   if (!response.ok) return;
   const html = await response.text();
@@ -36,6 +36,11 @@ async function refreshPage(container) {
   const fresh = doc.getElementById(container.id);
   if (fresh) container.innerHTML = fresh.innerHTML;
   document.dispatchEvent(new CustomEvent("cove:refreshed", { detail: { id: container.id } }));
+}
+
+export function refreshHere() {
+  const found = document.querySelectorAll("[data-live-src]");
+  return Promise.all(Array.from(found, (el) => refreshFragment(el, true)));
 }
 
 function refresh(event) {
