@@ -77,9 +77,7 @@ async def create(request: web.Request) -> web.StreamResponse:
         error = "Please confirm that you understand nobody can recover your passphrase."
     if error is None:
         try:
-            app.session = await create_account(
-                app.home, pp, relay, handle, code, app.hub
-            )
+            app.session = await create_account(app.home, pp, relay, handle, code, app.hub)
         except ClientError as exc:
             log.warning("account not created: %s", type(exc).__name__)
             error = explain(exc)
