@@ -104,6 +104,7 @@ class Member:
     def go(self, path: str) -> Page:
         assert self.app is not None
         self.page.goto(self.app.base + path)
+        expect(self.page.locator("body")).to_have_attribute("data-ready", "yes")
         return self.page
 
     def staging(self) -> Path:
