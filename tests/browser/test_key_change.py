@@ -63,7 +63,9 @@ def test_a_changed_key_blocks_sending_until_the_member_confirms(members: Any) ->
 
     # The members page flags her; the verify page says the number is new.
     page.goto(bea.app.base + f"/groups/{gid.hex()}/members")
-    expect(page.get_by_role("row", name=re.compile("^ana"))).to_contain_text("Changed: please check")
+    expect(page.get_by_role("row", name=re.compile("^ana"))).to_contain_text(
+        "Changed: please check"
+    )
     page.goto(bea.app.base + here)
     page.get_by_role("link", name="Check ana's safety number").click()
     expect(page.get_by_role("alert")).to_contain_text("This safety number is new.")
