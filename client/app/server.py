@@ -70,14 +70,22 @@ class App:
             await session.close()
             await self.hub.send({"kind": "locked"})
 
+    async def idle_check(self, now: float | None = None) -> bool:
+        """Lock if the member has been away longer than the setting; True if it locked.
+        Any request and the pages' "active" messages (sent while typing) count."""
+        s = self.session
+        minutes = self.prefs.lock_after
+        now = time.monotonic() if now is None else now
+        if s is None or not minutes or now - s.last_active <= minutes * 60:
+            return False
+        log.info("locked after %d idle minutes", minutes)
+        await self.lock()
+        return True
+
     async def idle_watch(self) -> None:
         while True:
             await asyncio.sleep(IDLE_CHECK_SECONDS)
-            s = self.session
-            minutes = self.prefs.lock_after
-            if s is not None and minutes and time.monotonic() - s.last_active > minutes * 60:
-                log.info("locked after %d idle minutes", minutes)
-                await self.lock()
+            await self.idle_check()
 
     def touch(self) -> None:
         if self.session is not None:
