@@ -38,12 +38,13 @@ def no_sideways_scroll(page: Page, label: str) -> None:
 def world(members: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     eve = members("eve", start=False)
     fay = members("fay", start=False)
+    hal = members("hal", start=False)
     photo = tmp_path_factory.mktemp("photo") / "sunset.png"
     photo.write_bytes(png(320, 200, "a photo"))
 
     async def organize(c: Any) -> dict[str, Any]:
         gid = await c.create_group("Chronic pain circle", "A place to share good and bad days")
-        await c.add_members(gid, ["fay"])
+        await c.add_members(gid, ["fay", "hal"])
         t1 = await c.new_thread(gid, "Good days and bad days", "What helped you this week?")
         await c.new_thread(gid, "Sleep and pain", "Share what works for your nights.")
         await c.post(gid, t1, "Warm baths, and going slowly.")
@@ -76,7 +77,7 @@ def world(members: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     eve.api(react_back)
     eve.start()
     fay.start()
-    return {"eve": eve, "fay": fay, **ids}
+    return {"eve": eve, "fay": fay, "hal": hal, **ids}
 
 
 def pages(world: dict[str, Any]) -> list[tuple[str, str]]:
@@ -100,6 +101,17 @@ def check(page: Page, label: str) -> None:
 
 def test_every_page_in_every_theme(world: dict[str, Any], members: Any) -> None:
     fay, eve = world["fay"], world["eve"]
+    g, t = world["gid"].hex(), world["tid"].hex()
+    # Something new for fay (from hal, who uses the Python API): her list shows it, live.
+    badge = fay.go("/").locator(".badge")
+    expect(badge).to_have_count(0)
+
+    async def welcome(c: Any) -> None:
+        await c.sync()
+        await c.new_thread(world["gid"], "Welcome, newcomers", "Say hello when you like.")
+
+    world["hal"].api(welcome)
+    expect(badge).to_have_text("1 new message")
     for scheme in ("light", "dark"):
         fay.page.emulate_media(color_scheme=scheme)
         for name, path in pages(world):
@@ -113,7 +125,6 @@ def test_every_page_in_every_theme(world: dict[str, Any], members: Any) -> None:
             screenshot(page, f"{name}-{scheme}")
 
     # The key-change block, as eve sees it (fay's key "changed" on eve's side).
-    g, t = world["gid"].hex(), world["tid"].hex()
     page = eve.go(f"/groups/{g}/threads/{t}")
     page.get_by_role("textbox", name="Message", exact=True).fill("Is everyone all right?")
     expect(page.locator("#keychange")).to_be_visible()
