@@ -20,12 +20,15 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from cove.client.records import MessageView
 from cove.client.service import CoveClient, SyncReport
 
 from .live import Hub, Listener
 
 CONTENT = ("thread", "post", "dm")
+RESTART_DELAY = 0.3  # seconds after the last action before live updates reconnect
 
 
 class AppClient(CoveClient):
@@ -48,10 +51,13 @@ class Session:
         self.handle = client.account.handle
         self.seen: set[bytes] = set()
         self.drafts: dict[str, str] = {}
+        #: blob id (hex) -> (media type, file name) of attachments on pages shown
+        self.attachments: dict[str, tuple[str, str]] = {}
         self.last_active = time.monotonic()
         self._lock = asyncio.Lock()
         self._users = 0
         self._closed = False
+        self._restart: asyncio.TimerHandle | None = None
         self.listener = Listener(client, hub, self._arrived)
         client.on_synced = self._synced
 
@@ -60,28 +66,57 @@ class Session:
 
     async def start(self) -> None:
         """Mark everything already here as seen, then start live updates."""
-        async with self.use() as c:
+        async with self.use() as c:  # use(): the listener starts when this ends
             for g in await c.groups():
                 if g.active:
                     self.seen.update(m.id for m in await c.read(g.group_id))
 
     @contextlib.asynccontextmanager
     async def use(self) -> AsyncIterator[AppClient]:
+        """The client for anything that sends or changes state: the listener is halted
+        first and started again (after a short pause) when nobody needs the client."""
         self._users += 1
         try:
             async with self._lock:
-                if self._closed:
-                    raise RuntimeError("the session is locked")
+                if self._closed:  # locked while this request waited its turn
+                    raise web.HTTPSeeOther("/unlock")
+                self._cancel_restart()
                 await self.listener.halt()
                 yield self.client
         finally:
             self._users -= 1
             if self._users == 0 and not self._closed:
-                self.listener.start()
+                self._schedule_restart()
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[AppClient]:
+        """The client for reads only (pages, attachments): one at a time with the other
+        users, but beside the listener, whose every step is one store transaction."""
+        async with self._lock:
+            if self._closed:
+                raise web.HTTPSeeOther("/unlock")
+            yield self.client
+
+    def _cancel_restart(self) -> None:
+        if self._restart is not None:
+            self._restart.cancel()
+            self._restart = None
+
+    def _schedule_restart(self) -> None:
+        """Start the listener soon, so a burst of actions does not reconnect it each time."""
+        self._cancel_restart()
+        loop = asyncio.get_running_loop()
+        self._restart = loop.call_later(RESTART_DELAY, self._restart_now)
+
+    def _restart_now(self) -> None:
+        self._restart = None
+        if self._users == 0 and not self._closed:
+            self.listener.start()
 
     async def close(self) -> None:
         async with self._lock:
             self._closed = True
+            self._cancel_restart()
             await self.listener.halt()
             await self.client.close()
 
@@ -98,7 +133,12 @@ class Session:
         )
 
     def mark_seen(self, messages: list[MessageView]) -> None:
+        """The member sees these: no longer new; their attachments may be fetched (by
+        blob id only: names and types stay out of URLs and the browser's history)."""
         self.seen.update(m.id for m in messages)
+        for m in messages:
+            for a in m.attachments:
+                self.attachments[a["blob_id"].hex()] = (a["media_type"], a["name"])
 
     # -- drafts ------------------------------------------------------------------
 

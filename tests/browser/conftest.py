@@ -52,15 +52,17 @@ def off_loop(fn: Callable[[], Any]) -> Any:
     return _worker.submit(fn).result(timeout=120)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module, not per session: while Playwright's sync API is running it keeps an
+    event loop in this thread, and the other test folders call ``asyncio.run``."""
     if not CHROMIUM.exists() or not axe_installed():
         pytest.fail("Chromium or axe-core is missing: run scripts/test (it installs them)")
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield b

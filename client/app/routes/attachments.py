@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import urllib.parse
 from pathlib import Path
 
 from aiohttp import web
@@ -133,13 +134,16 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     blob = request.match_info["blob"].lower()
     if not blob or len(blob) > 128 or any(c not in "0123456789abcdef" for c in blob):
         raise web.HTTPNotFound(text="Not found\n")
-    media = request.query.get("type", "")
+    known = s.attachments.get(blob)
+    if known is None:
+        raise web.HTTPNotFound(text="This file is not available.\n")
+    media, file_name = known
     key = f"{s.handle}:{blob}"
     hit = _cache.get(key)
     if hit is None:
         with app.staging.scratch() as path:
             try:
-                async with s.use() as c:
+                async with s.reading() as c:
                     await c.get_attachment(blob, path)
             except ClientError as exc:
                 log.warning("attachment not fetched: %s", type(exc).__name__)
@@ -150,10 +154,13 @@ async def attachment(request: web.Request) -> web.StreamResponse:
             _cache.put(key, hit)
     data = hit[1]
     inline = media in IMAGE_TYPES and request.query.get("download") != "1"
-    name = clean_file_name(request.query.get("name", "")) or "file"
+    name = clean_file_name(file_name) or "file"
     resp = web.Response(body=data, content_type=media if inline else "application/octet-stream")
     disposition = "inline" if inline else "attachment"
     quoted = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
-    resp.headers["Content-Disposition"] = f'{disposition}; filename="{quoted}"'
+    utf8 = urllib.parse.quote(name, safe="")
+    resp.headers["Content-Disposition"] = (
+        f"{disposition}; filename=\"{quoted}\"; filename*=UTF-8''{utf8}"
+    )
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return resp

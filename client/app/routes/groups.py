@@ -45,7 +45,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
     groups, dms = [], []
-    async with s.use() as c:
+    async with s.reading() as c:
         for g in await c.groups():
             if not g.active:
                 continue
@@ -103,7 +103,7 @@ async def group_page(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
     gid = hex_id(request, "group")
-    async with s.use() as c:
+    async with s.reading() as c:
         g = await group_or_404(c, gid)
         threads = await thread_list(s, c, gid)
         changed = await blocked(c, gid)
@@ -124,7 +124,7 @@ async def group_part(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
     gid = hex_id(request, "group")
-    async with s.use() as c:
+    async with s.reading() as c:
         g = await group_or_404(c, gid)
         threads = await thread_list(s, c, gid)
     return web.Response(

@@ -30,7 +30,7 @@ async def members(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
     gid = hex_id(request, "group")
-    async with s.use() as c:
+    async with s.reading() as c:
         g = await group_or_404(c, gid)
         people = await c.members(gid)
     return app.views.page(
@@ -45,7 +45,7 @@ async def _act(request: web.Request, done: str, action: str) -> web.StreamRespon
     data = await form(request)
     here = f"/groups/{gid.hex()}/members"
     try:
-        async with s.use() as c:
+        async with s.reading() as c:
             if action == "add":
                 handles = [h for h in re.split(r"[\s,]+", text_field(data, "handles", 2000)) if h]
                 if not handles:

@@ -43,7 +43,7 @@ async def people(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
     items = []
-    async with s.use() as c:
+    async with s.reading() as c:
         for g in await c.groups():
             if g.kind == "dm" and g.active:
                 items.append({"view": g, "unread": s.unread(await c.read(g.group_id))})
@@ -74,7 +74,7 @@ async def dm_page(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
     handle = handle_of(request)
-    async with s.use() as c:
+    async with s.reading() as c:
         context = await _dm_context(s, c, handle)
     return app.views.page(
         "dm.html", **context, draft=s.draft(f"dm:{handle}"), flash=done_text(request), nav="people"
@@ -86,7 +86,7 @@ async def dm_part(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
     handle = handle_of(request)
-    async with s.use() as c:
+    async with s.reading() as c:
         context = await _dm_context(s, c, handle)
     return web.Response(
         text=app.views.html("_dm_messages.html", **context), content_type="text/html"
@@ -133,7 +133,7 @@ async def verify(request: web.Request) -> web.StreamResponse:
     s = session(request)
     handle = handle_of(request)
     try:
-        async with s.use() as c:
+        async with s.reading() as c:
             number, changed = await c.verify(handle)
     except UnknownHandle:
         raise web.HTTPNotFound(text="Cove does not know anyone by that name.\n") from None

@@ -21,7 +21,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
     schedule = None
     if app.session is not None:
         app.session.touch()
-        async with app.session.use() as c:
+        async with app.session.reading() as c:
             schedule = await c.settings()
     return app.views.page(
         "settings.html",

@@ -48,7 +48,7 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
     s = session(request)
     gid, tid = hex_id(request, "group"), hex_id(request, "thread")
     reply_to = request.query.get("reply_to", "")
-    async with s.use() as c:
+    async with s.reading() as c:
         g = await group_or_404(c, gid)
         root, posts = await load_thread(c, gid, tid)
         changed = await blocked(c, gid)
@@ -77,7 +77,7 @@ async def thread_part(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
     gid, tid = hex_id(request, "group"), hex_id(request, "thread")
-    async with s.use() as c:
+    async with s.reading() as c:
         g = await group_or_404(c, gid)
         root, posts = await load_thread(c, gid, tid)
     s.mark_seen([root, *posts])
