@@ -50,6 +50,7 @@ class App:
         self.staging = staging or Staging()
         self.prefs = preferences.load(home)
         self.session: Session | None = None
+        self.opening = asyncio.Lock()  # one unlock or first run at a time (double clicks)
         self.views = Views(self)
         self.guard.on_launch = self._launched
 

@@ -190,6 +190,7 @@ def test_the_newcomer_scenario_live_in_two_browsers(
             if Path(f).name not in STORE_FILES
         ]
     assert hits == []
+    assert list(bo.staging().rglob("*")) == [] and list(ana.staging().rglob("*")) == []
     assert "cove app: posted" in bo.app.log()  # the log is there, and says what happened
     # The sweep finds a canary when there is one (it can fail).
     (ana.home.parent / "planted.txt").write_text(c["reply"])

@@ -75,9 +75,12 @@ async def create(request: web.Request) -> web.StreamResponse:
         error = passphrase.problem(pp, again)
     if error is None and data.get("understood") != "yes":
         error = "Please confirm that you understand nobody can recover your passphrase."
+    if error is None and app.opening.locked():
+        error = "Cove is already creating your account. Please wait a moment."
     if error is None:
         try:
-            app.session = await create_account(app.home, pp, relay, handle, code, app.hub)
+            async with app.opening:
+                app.session = await create_account(app.home, pp, relay, handle, code, app.hub)
         except ClientError as exc:
             log.warning("account not created: %s", type(exc).__name__)
             error = explain(exc)
@@ -106,7 +109,10 @@ async def unlock(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/")
     data = await form(request)
     try:
-        app.session = await open_session(app.home, data.get("passphrase", ""), app.hub)
+        async with app.opening:
+            if app.session is not None:  # another tab unlocked meanwhile
+                raise web.HTTPSeeOther("/")
+            app.session = await open_session(app.home, data.get("passphrase", ""), app.hub)
     except ClientError as exc:
         log.warning("not unlocked: %s", type(exc).__name__)
         return app.views.page("unlock.html", status=400, error=explain(exc))

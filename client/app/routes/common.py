@@ -122,4 +122,9 @@ def explain(exc: ClientError) -> str:
         return "Cove's file on this computer is damaged and cannot be opened."
     if isinstance(exc, UsageProblem):
         return str(exc)
+    if "another cove process" in str(exc):
+        return (
+            "Cove is already open somewhere else on this computer (another 'cove app' or "
+            "'cove' command). Close it, then try again."
+        )
     return "Cove could not do that. Please try again."
