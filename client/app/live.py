@@ -30,6 +30,7 @@ from cove.client.records import MessageView
 log = logging.getLogger("cove.app")
 
 RETRY_SECONDS = 3.0
+REFRESH_SECONDS = 60.0
 
 
 class Hub:
@@ -104,14 +105,20 @@ class Listener:
 
     async def _run(self) -> None:
         stop = self._stop
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
-            self._cycle = asyncio.Event()
+            self._cycle = cycle = asyncio.Event()
+            # A fresh sync now and then, in case something arrived that listen does
+            # not report (the app learns of every sync through AppClient.sync).
+            timer = loop.call_later(REFRESH_SECONDS, cycle.set)
             try:
-                await self.client.listen(self._message, self._cycle)
+                await self.client.listen(self._message, cycle)
             except Exception as exc:  # never let live updates die; no message logged
                 log.warning("live updates paused: %s", type(exc).__name__)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
+            finally:
+                timer.cancel()
 
     async def _message(self, group_id: bytes, view: MessageView) -> None:
         self.on_new(group_id, view)

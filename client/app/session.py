@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,19 @@ class AppClient(CoveClient):
             self.on_synced(report)
         return report
 
+    async def apply_entries(
+        self,
+        group_id: bytes,
+        entries: Sequence[tuple[int, bytes]],
+        new_rows: list[dict[str, Any]] | None = None,
+    ) -> tuple[int, int]:
+        """As CoveClient's; a pushed commit (a rename, an add, a removal) carries no
+        record for ``listen`` to report, so the app is told here too."""
+        result = await super().apply_entries(group_id, entries, new_rows)
+        if self.on_synced is not None and entries and not new_rows:
+            self.on_synced(SyncReport())
+        return result
+
 
 class Session:
     def __init__(self, client: AppClient, hub: Hub) -> None:
@@ -58,6 +71,8 @@ class Session:
         self._users = 0
         self._closed = False
         self._restart: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._known: dict[bytes, tuple[str, int]] | None = None  # active groups, last sync
         self.listener = Listener(client, hub, self._arrived)
         client.on_synced = self._synced
 
@@ -159,11 +174,23 @@ class Session:
     def _synced(self, report: SyncReport) -> None:
         if report.joined:
             self.listener.resubscribe()  # subscribe to the new groups too
-        if report.joined or report.received:
-            asyncio.get_running_loop().create_task(self._announce(report))
+        task = asyncio.get_running_loop().create_task(self._announce(report))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _announce(self, report: SyncReport) -> None:
-        await self.hub.send({"kind": "groups" if report.joined else "changed", "group": ""})
+        """Tell the pages: a group joined, renamed, left or lost (a removal shows only
+        as a group that is no longer active), or messages that came through a sync."""
+        try:
+            async with self.reading() as c:
+                groups = {g.group_id: (g.name, g.members) for g in await c.groups() if g.active}
+        except web.HTTPException:
+            return  # locked meanwhile
+        if self._known is not None and groups != self._known:
+            await self.hub.send({"kind": "groups", "group": ""})
+        elif report.joined or report.received:
+            await self.hub.send({"kind": "changed", "group": ""})
+        self._known = groups
 
 
 async def open_session(home: Path, passphrase: str, hub: Hub) -> Session:
