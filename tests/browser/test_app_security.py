@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -214,3 +217,19 @@ def test_every_answer_carries_the_strict_headers_and_the_log_no_secret(
     for secret in (launch_secret, cookie, csrf, PASSPHRASE):
         assert secret not in log
     assert "cove app: refused a request: host" in log  # the refusals are logged, by rule
+
+
+def test_a_chosen_port_and_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with AppProcess.start(tmp_path / "a", "--port", str(port)) as app:
+        assert app.port == port and loopback_only(port)
+        busy = subprocess.run(
+            [sys.executable, "-m", "cove.client.cli", "--home", str(tmp_path / "b"), "app",
+             "--no-browser", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    assert busy.returncode == 2
+    assert busy.stdout == ""
+    assert f"cove: port {port} on 127.0.0.1 is in use; try another --port" in busy.stderr
