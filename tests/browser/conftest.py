@@ -94,11 +94,18 @@ class Member:
     context: BrowserContext | None = None
     page: Page = None  # type: ignore[assignment]
     console: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def elsewhere(self) -> list[str]:
+        """Every request the member's pages made to anything but their own app."""
+        assert self.app is not None
+        own = (self.app.base + "/", self.app.base.replace("http", "ws", 1) + "/")
+        return [u for u in self.requests if not u.startswith(own)]
 
     def start(self, *, unlocked: bool = True) -> Member:
         """Start the member's app, open it in a browser context of their own, unlock."""
         self.app = self.stack.enter_context(AppProcess.start(self.home))
-        self.context, self.page, self.console = launch(self.browser, self.app)
+        self.context, self.page, self.console = launch(self.browser, self.app, self.requests)
         if unlocked:
             unlock(self.page)
         return self
@@ -148,8 +155,13 @@ def watch_console(page: Page, sink: list[str]) -> None:
     page.on("pageerror", lambda e: sink.append(str(e)))
 
 
-def launch(browser: Browser, app: AppProcess) -> tuple[BrowserContext, Page, list[str]]:
+def launch(
+    browser: Browser, app: AppProcess, requests: list[str] | None = None
+) -> tuple[BrowserContext, Page, list[str]]:
     context = open_context(browser)
+    if requests is not None:
+        context.on("request", lambda r: requests.append(r.url))
+        context.on("page", lambda p: p.on("websocket", lambda ws: requests.append(ws.url)))
     page = context.new_page()
     console: list[str] = []
     watch_console(page, console)

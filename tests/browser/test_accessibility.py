@@ -158,6 +158,7 @@ def test_every_page_in_every_theme(world: dict[str, Any], members: Any) -> None:
     page.get_by_label("Normal").check()
     page.get_by_role("button", name="Save settings").click()
     assert fay.console == [] and eve.console == []
+    assert fay.elsewhere() == [] and eve.elsewhere() == []
 
 
 def test_the_scan_finds_a_violation_when_there_is_one(members: Any, world: dict[str, Any]) -> None:

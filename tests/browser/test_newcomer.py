@@ -178,6 +178,9 @@ def test_the_newcomer_scenario_live_in_two_browsers(
     )
 
     assert ana.console == [] and bo.console == []
+    # Nothing but the member's own app was asked for anything (no CDN, font, analytics).
+    assert len(ana.requests) > 50 and any(u.startswith("ws://") for u in ana.requests)
+    assert ana.elsewhere() == [] and bo.elsewhere() == []
 
     # The canary sweep: the apps' logs, every file of both homes but the encrypted
     # store, the staging folders, the relay's data folder (database and log).
