@@ -41,6 +41,8 @@ def test_rename_role_and_removal_follow_live(members: Any) -> None:
     page.get_by_label("Role").select_option("moderator")
     page.get_by_role("button", name="Change the role").click()
     expect(page.get_by_role("status").first).to_have_text("Role changed.")
+    page.get_by_role("button", name="Refresh my keys in this group").click()
+    expect(page.get_by_role("status").first).to_have_text("Your keys in this group are fresh.")
 
     # Only the owner may change roles: jo's attempt is refused in plain words.
     jo_page = jo.go(f"/groups/{gid.hex()}/members")

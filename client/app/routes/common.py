@@ -39,6 +39,7 @@ DONE = {
     "synced": "Up to date.",
     "saved": "Settings saved.",
     "left": "You left the group.",
+    "keys": "Your keys in this group are fresh.",
 }
 
 

@@ -107,11 +107,13 @@ async def group_page(request: web.Request) -> web.StreamResponse:
         g = await group_or_404(c, gid)
         threads = await thread_list(s, c, gid)
         changed = await blocked(c, gid)
+        unreadable = len(await c.quarantined(gid))
     return app.views.page(
         "group.html",
         group=g,
         threads=threads,
         changed=changed,
+        unreadable=unreadable,
         draft=s.draft(f"g:{gid.hex()}"),
         draft_title=s.draft(f"gt:{gid.hex()}"),
         flash=done_text(request),

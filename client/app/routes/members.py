@@ -63,6 +63,8 @@ async def _act(request: web.Request, done: str, action: str) -> web.StreamRespon
                 if not name:
                     raise redirect(here)
                 await c.rename_group(gid, name, text_field(data, "description", 2000))
+            elif action == "keys":
+                await c.update_keys(gid)
             elif action == "leave":
                 await c.leave_group(gid)
                 here = "/"
@@ -91,6 +93,11 @@ async def role(request: web.Request) -> web.StreamResponse:
 @routes.post("/groups/{group}/rename")
 async def rename(request: web.Request) -> web.StreamResponse:
     return await _act(request, "renamed", "rename")
+
+
+@routes.post("/groups/{group}/keys")
+async def keys(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "keys", "keys")
 
 
 @routes.post("/groups/{group}/leave")
