@@ -210,6 +210,14 @@ class CsrfMissing(Exception):
     """A multipart form without a valid CSRF token as its first field."""
 
 
+class FormTooLarge(Exception):
+    """More text fields, or longer ones, than any form of the app sends."""
+
+
+MAX_FIELDS = 16
+MAX_FIELD = 100_000
+
+
 async def read_multipart(
     request: web.Request, guard: Guard, on_file: Callable[[str, str, object], Awaitable[None]]
 ) -> dict[str, str]:
@@ -240,8 +248,8 @@ async def read_multipart(
             await on_file(name, part.filename, part)
         else:
             text = await part.read(decode=True)
-            if len(text) > 100_000:
-                raise ValueError("a form field is too long")
+            if len(text) > MAX_FIELD or len(fields) >= MAX_FIELDS:
+                raise FormTooLarge
             fields[name] = text.decode("utf-8", "replace")
     if request.get("csrf_pending"):
         raise CsrfMissing

@@ -194,6 +194,10 @@ def test_uploads_need_the_csrf_token_before_any_file(dee: Any, cookie: str, csrf
         status, _, text = request(app, "POST", path, body=body, **ok, Content_Type=kind)
         assert (name, status) == (name, 403)
         assert "Cove refused a form it did not send." in text
+    many = [("csrf", csrf, None)] + [(f"f{i}", "x", None) for i in range(40)]
+    body, kind = multipart(many)
+    status, _, text = request(app, "POST", path, body=body, **ok, Content_Type=kind)
+    assert (status, text.split(":")[0]) == (403, "That is too much")
     assert list(dee.staging().rglob("*")) == []  # nothing was kept
     body, kind = multipart([("csrf", csrf, None), ("title", "Accepted", None), ("body", "", None)])
     assert request(app, "POST", path, body=body, **ok, Content_Type=kind)[0] == 303

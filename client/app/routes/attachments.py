@@ -19,7 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 from cove.client.app.routes.common import ctx, session
-from cove.client.app.security import CsrfMissing, read_multipart, refuse
+from cove.client.app.security import CsrfMissing, FormTooLarge, read_multipart, refuse
 from cove.client.app.views import IMAGE_TYPES
 from cove.client.errors import ClientError
 from cove.protocol.app import clean_file_name
@@ -89,7 +89,7 @@ async def receive(request: web.Request) -> Received | web.Response:
         got.discard()
         log.warning("refused a request: csrf")
         return refuse("Cove refused a form it did not send. Go back, reload and try again.")
-    except TooLarge:
+    except (TooLarge, FormTooLarge):
         got.discard()
         return refuse(
             f"That is too much: at most {MAX_FILES} files of up to "
