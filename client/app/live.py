@@ -29,7 +29,8 @@ from cove.client.records import MessageView
 
 log = logging.getLogger("cove.app")
 
-RETRY_SECONDS = 3.0
+RETRY_SECONDS = 3.0  # after a failure, doubling up to MAX_RETRY_SECONDS
+MAX_RETRY_SECONDS = 60.0
 REFRESH_SECONDS = 60.0
 
 
@@ -106,6 +107,7 @@ class Listener:
     async def _run(self) -> None:
         stop = self._stop
         loop = asyncio.get_running_loop()
+        wait = RETRY_SECONDS
         while not stop.is_set():
             self._cycle = cycle = asyncio.Event()
             # A fresh sync now and then, in case something arrived that listen does
@@ -113,10 +115,12 @@ class Listener:
             timer = loop.call_later(REFRESH_SECONDS, cycle.set)
             try:
                 await self.client.listen(self._message, cycle)
+                wait = RETRY_SECONDS
             except Exception as exc:  # never let live updates die; no message logged
                 log.warning("live updates paused: %s", type(exc).__name__)
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
+                    await asyncio.wait_for(stop.wait(), wait)
+                wait = min(wait * 2, MAX_RETRY_SECONDS)
             finally:
                 timer.cancel()
 
