@@ -86,6 +86,8 @@ def test_keyboard_only_posting(members: Any) -> None:
     focused control shows a visible focus outline."""
     cat = members("cat")
     page = cat.page
+    sockets: list[Any] = []
+    page.on("websocket", lambda ws: sockets.append(ws))
     page.get_by_text("Start a new group").click()
     page.get_by_label("Group name").fill("Keyboard circle")
     page.get_by_role("button", name="Create the group").click()
@@ -103,7 +105,10 @@ def test_keyboard_only_posting(members: Any) -> None:
                 return
         raise AssertionError(f"Tab never reached {selector}")
 
-    tab_to("#thread-title")
+    expect(page.locator("body")).to_have_attribute("data-live", "yes")
+    # Keys tell the app the member is here: the idle lock never fires while they type.
+    with sockets[-1].expect_event("framesent", lambda f: '"active"' in str(f)):
+        tab_to("#thread-title")
     page.keyboard.type("Typed with the keyboard")
     tab_to("#composer-text")
     page.keyboard.type("Slowly, one key at a time.")
