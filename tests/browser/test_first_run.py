@@ -63,8 +63,17 @@ def test_first_run_from_an_invite_link_then_lock_and_unlock(
         "The two passphrases are not the same. Please type them again."
     )
 
-    # A used-up or wrong invite code: a plain message, nothing created.
-    page.get_by_label("Invite link or code").fill(f"{relay.url}/#invite=not-a-real-code")
+    # A bare code without the relay's address, then a wrong code with it: plain
+    # messages, nothing created.
+    page.get_by_label("Invite link or code").fill("not-a-real-code")
+    page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    page.get_by_label("Type your passphrase again").fill(PASSPHRASE)
+    page.get_by_label("I understand that nobody can recover my passphrase").check()
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Your invite is a code: please also give the relay address."
+    )
+    page.get_by_label("Relay address").fill(relay.url)
     page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
     page.get_by_label("Type your passphrase again").fill(PASSPHRASE)
     page.get_by_label("I understand that nobody can recover my passphrase").check()
