@@ -77,10 +77,9 @@ class Hub:
 class Listener:
     """``client.listen`` as a task that can be halted and started again."""
 
-    def __init__(self, client: Any, hub: Hub, on_new: Callable[[bytes, MessageView], None]) -> None:
+    def __init__(self, client: Any, hub: Hub) -> None:
         self.client = client
         self.hub = hub
-        self.on_new = on_new
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._cycle = asyncio.Event()
@@ -125,5 +124,5 @@ class Listener:
                 timer.cancel()
 
     async def _message(self, group_id: bytes, view: MessageView) -> None:
-        self.on_new(group_id, view)
+        del view  # pages fetch what to show; the event says only where
         await self.hub.send({"kind": "changed", "group": group_id.hex()})

@@ -73,7 +73,7 @@ class Session:
         self._restart: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._known: dict[bytes, tuple[str, int]] | None = None  # active groups, last sync
-        self.listener = Listener(client, hub, self._arrived)
+        self.listener = Listener(client, hub)
         client.on_synced = self._synced
 
     def __repr__(self) -> str:
@@ -167,9 +167,6 @@ class Session:
             self.drafts.pop(key, None)
 
     # -- from the client -----------------------------------------------------------
-
-    def _arrived(self, group_id: bytes, view: MessageView) -> None:
-        del group_id, view  # counted from the store on the next page view
 
     def _synced(self, report: SyncReport) -> None:
         if report.joined:
