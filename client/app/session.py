@@ -53,7 +53,7 @@ class AppClient(CoveClient):
         record for ``listen`` to report, so the app is told here too."""
         result = await super().apply_entries(group_id, entries, new_rows)
         if self.on_synced is not None and entries and not new_rows:
-            self.on_synced(SyncReport())
+            self.on_synced(SyncReport(received=result[0], quarantined=result[1]))
         return result
 
 
@@ -185,7 +185,7 @@ class Session:
             return  # locked meanwhile
         if self._known is not None and groups != self._known:
             await self.hub.send({"kind": "groups", "group": ""})
-        elif report.joined or report.received:
+        elif report.joined or report.received or report.quarantined:
             await self.hub.send({"kind": "changed", "group": ""})
         self._known = groups
 

@@ -80,3 +80,44 @@ def test_a_draft_survives_leaving_the_page(members: Any) -> None:
     expect(page.get_by_role("textbox", name="Message", exact=True)).to_have_value(
         "Half a thought, to finish later"
     )
+
+
+def test_a_message_no_one_can_read_is_reported_plainly(members: Any) -> None:
+    """A hostile member goes under the client and posts bytes that are not an app
+    record: the others' clients keep it aside (quarantine), the app says so plainly,
+    and everything else in the group still reads."""
+    import os
+
+    from cove.protocol.wire import envelopes as E
+
+    max_ = members("max", start=False)
+    ned = members("ned", start=False)
+
+    async def organize(c: Any) -> bytes:
+        gid = await c.create_group("Migraine circle")
+        await c.add_members(gid, ["ned"])
+        await c.new_thread(gid, "Triggers", "Bright screens, for me.")
+        return gid
+
+    gid = max_.api(organize)
+
+    async def hostile(c: Any) -> None:
+        await c.sync()
+        async with c.store.transaction() as txn:
+            record, group = await c._load(txn, gid)
+            message = group.encrypt(b"\xc1 not an app record")
+            await c._save(txn, record, group)
+        await c.call(
+            "post_message",
+            E.PostMessageRequest(idempotency_key=os.urandom(16), message=message),
+            path={"group_id": gid.hex()},
+        )
+
+    ned.api(hostile)
+    max_.start()
+    page = max_.go(f"/groups/{gid.hex()}")
+    expect(page.locator(".warning")).to_have_text(
+        "1 message in this group could not be read. They may have been damaged on the way, "
+        "or sent by someone who is not a member. Nothing else is affected."
+    )
+    expect(page.get_by_role("link", name="Triggers")).to_be_visible()

@@ -129,9 +129,9 @@ async def group_part(request: web.Request) -> web.StreamResponse:
     async with s.reading() as c:
         g = await group_or_404(c, gid)
         threads = await thread_list(s, c, gid)
-    return web.Response(
-        text=app.views.html("_threads.html", group=g, threads=threads), content_type="text/html"
-    )
+        unreadable = len(await c.quarantined(gid))
+    text = app.views.html("_threads.html", group=g, threads=threads, unreadable=unreadable)
+    return web.Response(text=text, content_type="text/html")
 
 
 @routes.post("/groups/{group}/threads")
