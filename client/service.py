@@ -40,7 +40,7 @@ from cove.client.outbox import Outbox
 from cove.client.records import GroupView, MemberView, MessageView
 from cove.client.session import RelaySession
 from cove.client.store import KdfParams, Store
-from cove.client.sync.listen import OnMessage, OnStatus
+from cove.client.sync.listen import OnMessage, OnStatus, OnSync
 from cove.client.sync.listen import listen as listen_loop
 from cove.client.sync.runner import Applied, SyncReport, SyncRunner
 from cove.client.trust import Trust
@@ -347,9 +347,17 @@ class CoveClient:
         stop: asyncio.Event | None = None,
         *,
         on_status: OnStatus | None = None,
+        on_sync: OnSync | None = None,
     ) -> None:
         """Stay connected; process pushed messages and call ``on_message`` for new records.
-        Reconnects with back-off when the relay goes away."""
+        Reconnects with back-off when the relay goes away. ``on_status`` hears about the
+        connection, ``on_sync`` gets a report of every sync and every pushed entry."""
         await listen_loop(
-            self.ctx, self.states, self.runner, on_message, stop or asyncio.Event(), on_status
+            self.ctx,
+            self.states,
+            self.runner,
+            on_message,
+            stop or asyncio.Event(),
+            on_status,
+            on_sync,
         )

@@ -7,7 +7,9 @@
           "behind" / "welcome" / "removed" -> sync()
           connection lost or relay down -> "reconnecting in N s", back off 1, 2, 4 … 60 s, resume
 
-``on_status`` (optional) is told each of these changes in words a member reads.
+``on_status`` (optional) is told each of these changes in words a member reads;
+``on_sync`` (optional) gets the :class:`SyncReport` of every sync and of every pushed
+entry applied, message or not (a commit that renames, adds or removes shows here only).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from cove.client.context import Context
 from cove.client.errors import RelayUnreachableError
 from cove.client.group_state import GroupStates
 from cove.client.records import MessageView
-from cove.client.sync.runner import SyncRunner
+from cove.client.sync.runner import SyncReport, SyncRunner
 from cove.client.transport import RelayUnreachable
 from cove.protocol.wire import envelopes as E
 
 OnMessage = Callable[[bytes, MessageView], Awaitable[None] | None]
 OnStatus = Callable[[str], Awaitable[None] | None]
+OnSync = Callable[[SyncReport], Awaitable[None] | None]
 BACKOFF_MAX = 60
 
 
@@ -52,11 +55,12 @@ async def listen(
     on_message: OnMessage,
     stop: asyncio.Event,
     on_status: OnStatus | None = None,
+    on_sync: OnSync | None = None,
 ) -> None:
     delay = 1
     while not stop.is_set():
         try:
-            await runner.sync()
+            await _call(on_sync, await runner.sync())
             async with ctx.store.transaction() as txn:
                 records = [r for r in await states.all(txn) if r.active]
             subscribe = E.Subscribe(
@@ -75,8 +79,12 @@ async def listen(
                         )
                         for view in applied.messages:
                             await _call(on_message, event.group_id, view)
+                        pushed = SyncReport(
+                            groups=1, received=applied.received, quarantined=applied.quarantined
+                        )
+                        await _call(on_sync, pushed)
                     elif event.kind in ("behind", "welcome", "removed"):
-                        await runner.sync()
+                        await _call(on_sync, await runner.sync())
             if stop.is_set():
                 return
             await _call(on_status, "the relay closed the connection; reconnecting")

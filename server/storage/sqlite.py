@@ -14,6 +14,7 @@ last one applied, and a database newer than this code is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.resources
 import re
 import sqlite3
@@ -499,11 +500,16 @@ class SqliteStorage:
         if db is None:
             raise RuntimeError("storage is not open")
         async with lock:
-            await db.execute(begin)
+            # BEGIN inside the try: a task cancelled while BEGIN runs (a client that
+            # hangs up mid-request) must still roll back, or the connection stays in
+            # a transaction and every later request on it fails. The rollback is
+            # shielded from a second cancellation; aiosqlite runs statements in order.
             try:
+                await db.execute(begin)
                 yield SqliteTxn(db)
             except BaseException:
-                await db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.OperationalError):  # BEGIN never ran
+                    await asyncio.shield(db.execute("ROLLBACK"))
                 raise
             await db.execute("COMMIT")
 

@@ -60,3 +60,33 @@ def test_migrations_ship_as_package_data() -> None:
     found = migrations()
     assert found and found[0][0] == 1
     assert "CREATE TABLE messages" in found[0][1]
+
+
+def test_a_request_cancelled_during_begin_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A client hanging up while its request's BEGIN runs must not wedge the connection
+    ("cannot start a transaction within a transaction" for every later request)."""
+
+    async def main() -> None:
+        storage = SqliteStorage(tmp_path / "r.sqlite3")
+        await storage.open()
+        try:
+            for make in (storage.read, storage.write):
+                started = asyncio.Event()
+
+                async def hold(make=make, started=started) -> None:
+                    async with make():
+                        started.set()
+                        await asyncio.Event().wait()
+
+                task = asyncio.create_task(hold())
+                await asyncio.sleep(0)  # the task now waits on BEGIN in aiosqlite's thread
+                assert not started.is_set()
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                async with make() as txn:
+                    assert await txn.get_meta("absent") is None
+        finally:
+            await storage.close()
+
+    asyncio.run(main())

@@ -1,0 +1,171 @@
+"""The group list (with unread counts), a group's threads, starting a thread, syncing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from cove.client.app.routes.attachments import done, receive
+from cove.client.app.routes.common import (
+    ctx,
+    done_text,
+    explain,
+    form,
+    hex_id,
+    redirect,
+    session,
+    text_field,
+)
+from cove.client.app.session import Session
+from cove.client.errors import ClientError, KeyChanged
+
+log = logging.getLogger("cove.app")
+routes = web.RouteTableDef()
+
+
+async def blocked(c: Any, group_id: bytes) -> list[str]:
+    """Members whose identity key changed: sending here waits until the member checks."""
+    try:
+        return [m.handle for m in await c.members(group_id) if m.key_changed]
+    except ClientError:
+        return []
+
+
+async def group_or_404(c: Any, group_id: bytes) -> Any:
+    for g in await c.groups():
+        if g.group_id == group_id and g.active:
+            return g
+    raise web.HTTPNotFound(text="This group is not available here.\n")
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.StreamResponse:
+    app = ctx(request)
+    s = session(request)
+    groups, dms = [], []
+    async with s.reading() as c:
+        for g in await c.groups():
+            if not g.active:
+                continue
+            messages = await c.read(g.group_id)
+            item = {"view": g, "unread": s.unread(messages), "count": len(messages)}
+            (groups if g.kind == "group" else dms).append(item)
+    flash = done_text(request)
+    if request.query.get("done") == "created_account":
+        flash = "Welcome to Cove. Your account is ready."
+    return app.views.page("home.html", groups=groups, dms=dms, flash=flash, nav="groups")
+
+
+@routes.post("/groups")
+async def create_group(request: web.Request) -> web.StreamResponse:
+    s = session(request)
+    data = await form(request)
+    name = text_field(data, "name", 200).strip()
+    if not name:
+        raise redirect("/")
+    async with s.use() as c:
+        gid = await c.create_group(name, text_field(data, "description", 2000))
+    log.info("group created")
+    raise redirect(f"/groups/{gid.hex()}/members", "created")
+
+
+@routes.post("/sync")
+async def sync(request: web.Request) -> web.StreamResponse:
+    s = session(request)
+    data = await form(request)
+    try:
+        async with s.use() as c:
+            s.synced(await c.sync())
+    except ClientError as exc:
+        log.warning("sync: %s", type(exc).__name__)
+    from cove.client.app.routes.common import safe_next
+
+    raise redirect(safe_next(data.get("next", "/")), "synced")
+
+
+async def thread_list(s: Session, c: Any, group_id: bytes) -> list[dict[str, Any]]:
+    messages = await c.read(group_id)
+    out = []
+    for t in (m for m in messages if m.type == "thread"):
+        replies = [m for m in messages if m.type == "post" and m.thread == t.id]
+        last = max([t.sent_at, *(r.sent_at for r in replies)])
+        out.append(
+            {"view": t, "replies": len(replies), "unread": s.unread([t, *replies]), "last": last}
+        )
+    out.sort(key=lambda item: item["last"], reverse=True)
+    return out
+
+
+@routes.get("/groups/{group}")
+async def group_page(request: web.Request) -> web.StreamResponse:
+    app = ctx(request)
+    s = session(request)
+    gid = hex_id(request, "group")
+    async with s.reading() as c:
+        g = await group_or_404(c, gid)
+        threads = await thread_list(s, c, gid)
+        changed = await blocked(c, gid)
+        unreadable = len(await c.quarantined(gid))
+    return app.views.page(
+        "group.html",
+        group=g,
+        threads=threads,
+        changed=changed,
+        unreadable=unreadable,
+        draft=s.draft(f"g:{gid.hex()}"),
+        draft_title=s.draft(f"gt:{gid.hex()}"),
+        flash=done_text(request),
+        nav="groups",
+    )
+
+
+@routes.get("/groups/{group}/part")
+async def group_part(request: web.Request) -> web.StreamResponse:
+    app = ctx(request)
+    s = session(request)
+    gid = hex_id(request, "group")
+    async with s.reading() as c:
+        g = await group_or_404(c, gid)
+        threads = await thread_list(s, c, gid)
+        unreadable = len(await c.quarantined(gid))
+    text = app.views.html("_threads.html", group=g, threads=threads, unreadable=unreadable)
+    return web.Response(text=text, content_type="text/html")
+
+
+@routes.post("/groups/{group}/threads")
+async def new_thread(request: web.Request) -> web.StreamResponse:
+    app = ctx(request)
+    s = session(request)
+    gid = hex_id(request, "group")
+    got = await receive(request)
+    if isinstance(got, web.Response):
+        return got
+    title = text_field(got.fields, "title", 500).strip()
+    body = text_field(got.fields, "body")
+    here = f"/groups/{gid.hex()}"
+    try:
+        if not title:
+            s.keep_draft(f"g:{gid.hex()}", body)
+            return app.views.page(
+                "notice.html", status=400, back=here, error="Please give your thread a title."
+            )
+        try:
+            async with s.use() as c:
+                tid = await c.new_thread(gid, title, body, got.paths)
+        except KeyChanged:
+            s.keep_draft(f"g:{gid.hex()}", body)
+            s.keep_draft(f"gt:{gid.hex()}", title)
+            return done(request, here + "?blocked=1#composer")
+        except ClientError as exc:
+            log.warning("thread not started: %s", type(exc).__name__)
+            s.keep_draft(f"g:{gid.hex()}", body)
+            s.keep_draft(f"gt:{gid.hex()}", title)
+            return app.views.page("notice.html", status=400, back=here, error=explain(exc))
+    finally:
+        got.discard()
+    s.keep_draft(f"g:{gid.hex()}", "")
+    s.keep_draft(f"gt:{gid.hex()}", "")
+    log.info("thread started")
+    return done(request, f"/groups/{gid.hex()}/threads/{tid.hex()}?done=thread")
