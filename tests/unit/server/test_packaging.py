@@ -13,16 +13,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_every_server_folder_is_a_listed_package() -> None:
+def test_every_source_folder_is_a_listed_package() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     packages = set(config["packages"])
     folders = {
-        "cove.server"
-        + ("." + ".".join(p.relative_to(ROOT / "server").parts) if p != ROOT / "server" else "")
-        for p in [ROOT / "server", *(ROOT / "server").rglob("*")]
+        f"cove.{name}" + ("." + ".".join(p.relative_to(top).parts) if p != top else "")
+        for name, top in config["package-dir"].items()
+        for name, top in [(name.removeprefix("cove."), ROOT / top)]
+        for p in [top, *top.rglob("*")]
         if p.is_dir() and p.name != "__pycache__" and any(f.is_file() for f in p.iterdir())
     }
-    assert "cove.server.storage.migrations" in folders
+    assert {"cove.server.storage.migrations", "cove.client.app.templates"} <= folders
     assert folders <= packages, folders - packages
     # data folders carry their files themselves, not through their parent's patterns
     data = config["package-data"]
