@@ -153,6 +153,7 @@ def test_every_command_and_argument_has_help(capsys: pytest.CaptureFixture[str])
         check(" ".join(words), code == 0 and undocumented(text) == [], undocumented(text))
         if len(words) == 1:
             check(f"{words[0]} in the command list", re.search(rf"\n {{4}}{words[0]} +\S", top))
+    check.done()
     # Commands added since: the registry lists them; the same holds for them.
     from cove.client.cli.registry import COMMANDS
 
@@ -165,13 +166,17 @@ def test_every_command_and_argument_has_help(capsys: pytest.CaptureFixture[str])
 def test_init_failures_leave_no_home_and_explain_handles(
     tmp_path: Path, relay: RelayProcess
 ) -> None:
+    check = Checks()
     home = tmp_path / "newcomer"
     bad = cove(home, "init", "--relay", relay.url, "--handle", "Ana Maria")
-    assert bad.returncode == 2
-    assert "a handle is 3 to 32 characters: lowercase letters a-z" in bad.stderr
-    assert not home.exists()
+    check("a usage error", bad.returncode == 2, bad.returncode)
+    rule = "a handle is 3 to 32 characters: lowercase letters a-z"
+    check("says what a handle may be", rule in bad.stderr, bad.stderr)
+    check("no home left (bad handle)", not home.exists())
     relay_down = cove(home, "init", "--relay", "http://127.0.0.1:9", "--handle", "ana")
-    assert relay_down.returncode == 6 and not home.exists()
+    check("unreachable", relay_down.returncode == 6, relay_down.returncode)
+    check("no home left (relay down)", not home.exists())
+    check.done()
 
 
 def test_a_removed_member_can_still_name_any_group(tmp_path: Path, relay: RelayProcess) -> None:
@@ -383,14 +388,14 @@ def test_a_newcomer_at_the_command_line(tmp_path: Path, capsys: pytest.CaptureFi
         check("timestamps in --json", root.get("sent_at", 0) > 0, root)
         code, out, err = fay("react", root["id"][:8], EMOJI)
         check("a post id prefix", code == 0, err)
-        att = root["attachments"][0]["id"][:8]
+        att = root["attachments"][0]["id"]  # in full: the prefix is checked on its own
         existing = tmp_path / "existing.txt"
         existing.write_text("keep me")
         code, out, err = fay("attachment", "get", att, "--out", str(existing))
         check("--out does not overwrite", existing.read_text() == "keep me")
         check("--out says why", code == 2 and "exists" in err, (code, err))
         got = tmp_path / "got.txt"
-        code, out, err = fay("attachment", "get", att, "--out", str(got))
+        code, out, err = fay("attachment", "get", att[:8], "--out", str(got))
         check("an attachment id prefix", code == 0 and got.read_text() == "hello", err)
         # Rename without --description keeps it; one's own row has no safety number.
         fay.doc("group", "rename", gid, "Files, renamed")
@@ -500,11 +505,11 @@ async def _listen(tmp_path: Path, relay: RelayProcess) -> None:
         await asyncio.to_thread(relay.stop)
         check("says the relay is gone", await err.wait("cannot be reached|closed the connection"))
         await asyncio.to_thread(relay.serve, port)
-        assert await err.wait("connected to"), (err.seen, proc.returncode)
+        await err.wait("connected to")
         await a.post(gid, tid, "after the restart")
         line = await out.wait("after the restart")
-        assert line is not None, f"listen stopped: {out.seen} {err.seen} {proc.returncode}"
-        assert proc.returncode is None
+        check("resumes after a restart", line is not None, (err.seen, proc.returncode))
+        check("still running", proc.returncode is None, proc.returncode)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -512,7 +517,7 @@ async def _listen(tmp_path: Path, relay: RelayProcess) -> None:
         out.task.cancel()
         err.task.cancel()
         await a.close()
-    assert code == 0
+    check("stops on SIGTERM", code == 0, code)
     check.done()
 
 
