@@ -237,3 +237,12 @@ def test_mypy_strict_on_the_whole_package(tmp_path: Path) -> None:
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_one_place_reads_ci() -> None:
+    readers = sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if 'environ.get("CI"' in p.read_text() or "environ['CI']" in p.read_text()
+    )
+    assert readers == ["tests/support/ci.py"]

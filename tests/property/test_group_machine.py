@@ -9,7 +9,6 @@ everything sent after their removal.
 
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
@@ -30,10 +29,10 @@ from cove.protocol.mls.framing import WireFormat
 from cove.protocol.mls.group import ApplicationMessage, AppliedCommit, Group, GroupConfig
 from cove.protocol.mls.key_package_bundle import KeyPackageBundle
 from cove.protocol.mls.validation import MemberIndex
+from tests.support.ci import IN_CI
 
 NOW = 1_800_000_000
 MAX_MEMBERS = 16
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 class GroupMachine(RuleBasedStateMachine):
