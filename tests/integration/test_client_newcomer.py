@@ -364,6 +364,7 @@ def test_a_reaction_can_be_taken_back(tmp_path: Path, relay: RelayProcess) -> No
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_newcomer_at_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Through ``cove`` only: adding a member twice, id prefixes, timestamps, ``--out``,
     a damaged attachment, rename keeping the description, one's own row in ``members``,
@@ -467,6 +468,7 @@ class Lines:
             return None
 
 
+@pytest.mark.slow
 def test_listen_says_where_and_what_and_resumes_after_a_relay_restart(tmp_path: Path) -> None:
     """``cove listen``: says it is connected, names the group, shows a reaction as a
     reaction; when the relay restarts (same port, same data) it backs off and resumes."""

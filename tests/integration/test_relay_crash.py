@@ -30,6 +30,7 @@ KILLS = 3
 ACKS_BETWEEN_KILLS = 60
 
 
+@pytest.mark.slow
 def test_kill_9_loses_no_acknowledged_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
     relay = RelayProcess.init(tmp_path, registration="open")
     relay.serve()

@@ -179,6 +179,7 @@ def test_account_deletion_purges_everything_it_owns(tmp_path: Path) -> None:
             db.close()
 
 
+@pytest.mark.slow
 def test_backup_while_serving_and_status(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with RelayProcess.start(data, registration="open") as relay:
