@@ -2,12 +2,16 @@
 
 ::
 
-    cove-relay init    --data DIR                 config + database + first invite code
-    cove-relay serve   --data DIR [--host H] [--port N|0]
-    cove-relay invite create --data DIR [--uses N] [--expires 7d|12h|30m|never]
-    cove-relay status  --data DIR
-    cove-relay backup  --data DIR --to FILE       consistent online copy
+    cove-relay init    [--data DIR]               config + database + first invite code
+    cove-relay serve   [--data DIR] [--host H] [--port N|0]
+    cove-relay invite create [--data DIR] [--uses N] [--expires 7d|12h|30m|never]
+    cove-relay invite list   [--data DIR] [--json]
+    cove-relay invite revoke [--data DIR] ID|CODE
+    cove-relay status  [--data DIR] [--json]
+    cove-relay backup  [--data DIR] --to FILE     consistent online copy
 
+``--data`` defaults to ``$COVE_RELAY_DATA``, else ``./relay-data`` (as
+``scripts/relay``). Durations are printed in the largest whole unit ("7 days").
 ``serve`` prints ``listening on http(s)://HOST:PORT`` as its first line (the
 real port when 0 was asked) and stops cleanly on SIGINT/SIGTERM.
 """
@@ -27,14 +31,16 @@ from aiohttp import web
 
 from cove.protocol.wire.limits import limit
 
+from . import admin
 from .config import CONFIG_NAME, DEFAULT_CONFIG, ConfigError, RelayConfig, load_config
 from .domain.clock import SystemClock
-from .domain.relay import Relay
 from .http.app import make_app
 from .http.guard import header_timeout_guard
 from .http.logs import AccessLogger, setup_logging
 from .storage.sqlite import SchemaTooNew, SqliteStorage
 
+FIRST_INVITE_EXPIRES = 7 * 86400
+DEFAULT_DATA = "relay-data"
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -49,14 +55,6 @@ def parse_duration(text: str) -> int | None:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
-async def _with_relay(config: RelayConfig) -> Relay:
-    storage = SqliteStorage(config.db_path)
-    await storage.open()
-    relay = Relay(config, storage, SystemClock())
-    await relay.start()
-    return relay
-
-
 async def _init(data: Path) -> int:
     config_path = data / CONFIG_NAME
     if config_path.exists():
@@ -66,41 +64,14 @@ async def _init(data: Path) -> int:
     os.chmod(data, 0o700)
     config_path.write_text(DEFAULT_CONFIG, encoding="utf-8")
     os.chmod(config_path, 0o600)
-    relay = await _with_relay(load_config(data))
+    relay = await admin.open_relay(load_config(data))
     try:
-        code = await relay.do_create_invite(1, 7 * 86400)
+        code = await relay.do_create_invite(1, FIRST_INVITE_EXPIRES)
     finally:
         await relay.storage.close()
     print(f"wrote {config_path} and {relay.config.db_path}")
-    print("first registration invite code (one use, expires in 7 days):")
+    print(f"first registration invite code (1 use, {admin.describe_expiry(FIRST_INVITE_EXPIRES)}):")
     print(code)
-    return 0
-
-
-async def _invite(config: RelayConfig, uses: int, expires: int | None) -> int:
-    relay = await _with_relay(config)
-    try:
-        code = await relay.do_create_invite(uses, expires)
-    finally:
-        await relay.storage.close()
-    when = "never expires" if expires is None else f"expires in {expires} s"
-    print(f"invite code ({uses} use{'s' if uses != 1 else ''}, {when}):")
-    print(code)
-    return 0
-
-
-async def _status(config: RelayConfig) -> int:
-    relay = await _with_relay(config)
-    try:
-        async with relay.storage.read() as txn:
-            counts = await txn.counts()
-    finally:
-        await relay.storage.close()
-    print(f"relay id: {relay.relay_id.hex()}")
-    print(f"database: {config.db_path} ({config.db_path.stat().st_size} bytes)")
-    print(f"registration: {config.registration}")
-    for name, n in counts.items():
-        print(f"{name}: {n}")
     return 0
 
 
@@ -163,8 +134,17 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cove-relay", description="Run a Cove relay.")
     sub = p.add_subparsers(dest="command", required=True)
 
+    data_default = Path(os.environ.get("COVE_RELAY_DATA") or DEFAULT_DATA)
+
     def data_arg(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--data", type=Path, required=True, help="the relay's data directory")
+        sp.add_argument(
+            "--data", type=Path, default=data_default,
+            help=f"the relay's data directory (default: $COVE_RELAY_DATA, else ./{DEFAULT_DATA};"
+            f" now {data_default})",
+        )  # fmt: skip
+
+    def json_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--json", action="store_true", help="print one JSON document")
 
     data_arg(sub.add_parser("init", help="write a config, create the database, print an invite"))
     serve = sub.add_parser("serve", help="run the relay")
@@ -178,7 +158,15 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--uses", type=int, default=1, help="how many registrations (default 1)")
     create.add_argument("--expires", type=parse_duration, default=7 * 86400,
                         help="7d, 12h, 30m, 45s or never (default 7d)")  # fmt: skip
-    data_arg(sub.add_parser("status", help="counts and database size"))
+    listing = invite_sub.add_parser("list", help="the invites not used up (by id)")
+    data_arg(listing)
+    json_arg(listing)
+    revoke = invite_sub.add_parser("revoke", help="revoke an invite so nobody can use it")
+    data_arg(revoke)
+    revoke.add_argument("invite", help="its id (as 'invite list' shows) or the code itself")
+    status = sub.add_parser("status", help="counts and database size")
+    data_arg(status)
+    json_arg(status)
     backup = sub.add_parser("backup", help="consistent copy of the database while serving")
     data_arg(backup)
     backup.add_argument("--to", type=Path, required=True, help="file to write")
@@ -197,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
             port = config.port if args.port is None else args.port
             return asyncio.run(_serve(config, host, port))
         if args.command == "invite":
+            if args.invite_command == "list":
+                return asyncio.run(admin.list_invites(config, args.json))
+            if args.invite_command == "revoke":
+                return asyncio.run(admin.revoke_invite(config, args.invite))
             if args.uses < 1:
                 raise ConfigError("--uses must be at least 1")
-            return asyncio.run(_invite(config, args.uses, args.expires))
+            return asyncio.run(admin.create_invite(config, args.uses, args.expires))
         if args.command == "status":
-            return asyncio.run(_status(config))
+            return asyncio.run(admin.status(config, args.json))
         if args.command == "backup":
             return asyncio.run(_backup(config, args.to))
     except (ConfigError, SchemaTooNew, OSError) as exc:

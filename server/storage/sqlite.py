@@ -115,6 +115,17 @@ class SqliteTxn:
         await self._run("DELETE FROM invites WHERE uses_left = 0")
         return n == 1
 
+    async def invites(self) -> list[tuple[bytes, int, int | None, int]]:
+        """(code_hash, uses_left, expires_at, created_at) of every invite, oldest first."""
+        rows = await self._all(
+            "SELECT code_hash, uses_left, expires_at, created_at FROM invites"
+            " ORDER BY created_at, code_hash"
+        )
+        return [(bytes(r[0]), int(r[1]), r[2], int(r[3])) for r in rows]
+
+    async def delete_invite(self, code_hash: bytes) -> bool:
+        return await self._run("DELETE FROM invites WHERE code_hash = ?", (code_hash,)) == 1
+
     # -- accounts, devices, tokens ----------------------------------------------
 
     async def insert_account(
