@@ -91,3 +91,12 @@ def test_status_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 0 and doc["counts"]["invites"] == 1 and doc["counts"]["messages"] == 0
     assert doc["registration"] == "invite" and doc["retention_max_age_seconds"] == 365 * 86400
     assert doc["database_bytes"] > 0 and len(bytes.fromhex(doc["relay_id"])) > 0
+
+
+def test_init_and_invite_create_print_durations_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(tmp_path / "relay")
+    assert "expires in 7 days" in run(capsys, "init", "--data", data)[1]
+    out = run(capsys, "invite", "create", "--data", data, "--expires", "7d")[1]
+    assert "expires in 7 days" in out  # not "604800 s"
