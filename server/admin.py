@@ -1,6 +1,6 @@
-"""The relay's admin commands that read or change invites and report status
-(``cove-relay invite create|list|revoke``, ``cove-relay status [--json]``), and
-how durations are written for people.
+"""The relay's admin commands that read or change invites, report status and purge
+(``cove-relay invite create|list|revoke``, ``cove-relay status [--json]``,
+``cove-relay purge``), and how durations are written for people.
 
 Invite codes are stored only as their SHA-256 (``docs/server/data-inventory.md``),
 so an invite is listed by an *id*: the first 8 hex digits of that hash. ``revoke``
@@ -148,4 +148,17 @@ async def status(config: RelayConfig, as_json: bool) -> int:
     print(f"messages kept for: {describe_duration(int(config.retention_max_age))}")
     for name, n in counts.items():
         print(f"{name}: {n}")
+    return 0
+
+
+async def purge(config: RelayConfig) -> int:
+    """Run the retention purge once now (as the serving relay does every
+    ``sweep_interval_seconds``), e.g. right after lowering a retention period."""
+    relay = await open_relay(config)
+    try:
+        total = await relay.do_purge()
+    finally:
+        await relay.storage.close()
+    print(f"purged {total} item{'' if total == 1 else 's'} past their retention "
+          "(messages, attachments, Welcomes)")  # fmt: skip
     return 0

@@ -9,6 +9,7 @@
     cove-relay invite revoke [--data DIR] ID|CODE
     cove-relay status  [--data DIR] [--json]
     cove-relay backup  [--data DIR] --to FILE     consistent online copy
+    cove-relay purge   [--data DIR]               the retention purge, once, now
 
 ``--data`` defaults to ``$COVE_RELAY_DATA``, else ``./relay-data`` (as
 ``scripts/relay``). Durations are printed in the largest whole unit ("7 days").
@@ -167,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="counts and database size")
     data_arg(status)
     json_arg(status)
+    data_arg(sub.add_parser("purge", help="delete what is past its retention now"))
     backup = sub.add_parser("backup", help="consistent copy of the database while serving")
     data_arg(backup)
     backup.add_argument("--to", type=Path, required=True, help="file to write")
@@ -194,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(admin.create_invite(config, args.uses, args.expires))
         if args.command == "status":
             return asyncio.run(admin.status(config, args.json))
+        if args.command == "purge":
+            return asyncio.run(admin.purge(config))
         if args.command == "backup":
             return asyncio.run(_backup(config, args.to))
     except (ConfigError, SchemaTooNew, OSError) as exc:
