@@ -112,7 +112,7 @@ class GroupOps:
         self, name: str, description: str = "", *, kind: GroupKind = GroupKind.GROUP, peer: str = ""
     ) -> bytes:
         try:
-            meta = GroupMetadata(kind, name, description)
+            meta = GroupMetadata(kind, name, description).validate()
         except CoveError as exc:
             raise UsageProblem(f"not a usable group name or description: {exc}") from None
         group_id = self.ctx.rng.random_bytes(16)
@@ -232,7 +232,7 @@ class GroupOps:
             try:
                 new = GroupMetadata(
                     meta.kind, name, meta.description if description is None else description
-                )
+                ).validate()
             except CoveError as exc:
                 raise UsageProblem(f"not a usable group name or description: {exc}") from None
             others = tuple(

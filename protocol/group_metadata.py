@@ -12,6 +12,12 @@ capabilities. Payload (TLS encoding)::
         opaque name<V>;             /* UTF-8, at most 200 bytes */
         opaque description<V>;      /* UTF-8, at most 2000 bytes */
     } CoveGroupMetadata;
+
+A group's name is 1 to 200 bytes on one line (no control characters); a private
+conversation has no name (0 bytes: members see the other member's handle).
+:meth:`GroupMetadata.validate` checks this; :meth:`~GroupMetadata.extension`
+(sending) and :meth:`~GroupMetadata.from_extensions` (receiving) call it, and the
+policy refuses a commit that sets a payload breaking it.
 """
 
 from __future__ import annotations
@@ -43,7 +49,19 @@ class GroupMetadata:
         if len(self.name.encode()) > MAX_NAME or len(self.description.encode()) > MAX_DESCRIPTION:
             raise UsageError("group name or description too long")
 
+    def validate(self) -> GroupMetadata:
+        """This metadata if it keeps the rules above, else UsageError saying which."""
+        if self.kind == GroupKind.DIRECT:
+            if self.name:
+                raise UsageError("a private conversation has no name")
+        elif not self.name:
+            raise UsageError("a group needs a name")
+        elif any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in self.name):
+            raise UsageError("a group's name is one line, without control characters")
+        return self
+
     def extension(self) -> Extension:
+        self.validate()
         w = Writer()
         w.uint8(self.kind)
         w.opaque(self.name.encode())
@@ -62,8 +80,10 @@ class GroupMetadata:
         raw_name, raw_desc = r.opaque(MAX_NAME), r.opaque(MAX_DESCRIPTION)
         r.expect_end()
         try:
-            return cls(GroupKind(kind), raw_name.decode(), raw_desc.decode())
+            return cls(GroupKind(kind), raw_name.decode(), raw_desc.decode()).validate()
         except UnicodeDecodeError:
             raise DecodeError(
                 "group metadata is not UTF-8", type_name="CoveGroupMetadata"
             ) from None
+        except UsageError as exc:
+            raise DecodeError(str(exc), type_name="CoveGroupMetadata") from None

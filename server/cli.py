@@ -9,6 +9,7 @@
     cove-relay invite revoke [--data DIR] ID|CODE
     cove-relay status  [--data DIR] [--json]
     cove-relay backup  [--data DIR] --to FILE       consistent online copy
+    cove-relay purge   [--data DIR]                 the retention purge, once, now
 
 ``--data`` defaults to ``$COVE_RELAY_DATA``, else ``relay-data`` (as
 ``scripts/relay``). ``serve`` prints ``listening on http(s)://HOST:PORT`` as
@@ -195,6 +196,19 @@ async def _status(config: RelayConfig, as_json: bool) -> int:
     return 0
 
 
+async def _purge(config: RelayConfig) -> int:
+    """The retention purge, once, now (as the serving relay does on its schedule): for
+    example right after lowering a retention period."""
+    relay = await _with_relay(config)
+    try:
+        total = await relay.do_purge()
+    finally:
+        await relay.storage.close()
+    print(f"purged {total} item{'' if total == 1 else 's'} past their retention "
+          "(messages, attachments, Welcomes)")  # fmt: skip
+    return 0
+
+
 async def _backup(config: RelayConfig, target: Path) -> int:
     if target.exists():
         print(f"{target} exists; not overwriting it", file=sys.stderr)
@@ -290,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="relay id, database size and counts")
     data_arg(status)
     json_arg(status)
+    data_arg(sub.add_parser("purge", help="delete what is past its retention, now"))
     backup = sub.add_parser("backup", help="consistent copy of the database while serving")
     data_arg(backup)
     backup.add_argument("--to", type=Path, required=True, help="file to write")
@@ -317,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_invite_create(config, args.uses, args.expires))
         if args.command == "status":
             return asyncio.run(_status(config, args.json))
+        if args.command == "purge":
+            return asyncio.run(_purge(config))
         if args.command == "backup":
             return asyncio.run(_backup(config, args.to))
     except (ConfigError, SchemaTooNew, OSError) as exc:

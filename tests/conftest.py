@@ -13,6 +13,8 @@ from collections import defaultdict
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.ci import IN_CI
+
 settings.register_profile(
     "ci",
     derandomize=True,
@@ -21,8 +23,7 @@ settings.register_profile(
     print_blob=True,
 )
 settings.register_profile("dev", deadline=None, max_examples=200)
-_IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if _IN_CI else "dev"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "dev"))
 
 #: Under CI the whole suite runs, so its coverage must not fall below this floor
 #: (measured at 93.3 % when the floor was set). Partial runs only print the figure.
@@ -30,7 +31,7 @@ COVERAGE_FLOOR = 93.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if _IN_CI and hasattr(config.option, "cov_fail_under"):
+    if IN_CI and hasattr(config.option, "cov_fail_under"):
         config.option.cov_fail_under = COVERAGE_FLOOR
 
 

@@ -1,5 +1,5 @@
 """Project-level checks: the wheel holds every module, import boundaries hold,
-ruff and mypy (strict on cove.protocol) are clean.
+ruff and mypy (strict on cove.protocol, cove.server and cove.client) are clean.
 
 The boundaries are those of design.md §2:
 
@@ -142,13 +142,12 @@ def test_wheel_contains_every_module(tmp_path: Path) -> None:
     for folder in PACKAGES:
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
     dist = tmp_path / "dist"
-    subprocess.run(
+    build = subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            "--quiet",
             "--no-deps",
             "--no-build-isolation",
             "-w",
@@ -157,7 +156,12 @@ def test_wheel_contains_every_module(tmp_path: Path) -> None:
         ],
         check=True,
         cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
+    # Every folder Python can import is listed in [tool.setuptools] packages (an
+    # install printed a warning for the relay's migrations folder).
+    assert "absent from the `packages` configuration" not in build.stdout + build.stderr
     (wheel,) = dist.glob("cove-*.whl")
     site = tmp_path / "site"
     subprocess.run(
@@ -196,6 +200,12 @@ def test_wheel_contains_every_module(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert out.stdout.strip() == f"imported {len(modules)}"
+    shipped = subprocess.run(
+        [sys.executable, "-S", "-c",
+         "from cove.server.storage.sqlite import migrations; print(len(migrations()))"],
+        check=True, capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert int(shipped.stdout) == len(list((ROOT / "server/storage/migrations").glob("*.sql")))
 
 
 def test_ruff_clean() -> None:
@@ -206,21 +216,34 @@ def test_ruff_clean() -> None:
 
 
 @pytest.mark.slow
-def test_mypy_strict_on_protocol(tmp_path: Path) -> None:
-    # mypy needs the import name cove.protocol; the source folder is protocol/.
+def test_mypy_strict_on_the_whole_package(tmp_path: Path) -> None:
+    # mypy needs the import names cove.protocol, cove.server, cove.client; the source
+    # folders are protocol/, server/, client/.
     (tmp_path / "cove").mkdir()
-    (tmp_path / "cove" / "protocol").symlink_to(ROOT / "protocol")
+    packages = []
+    for folder, name in PACKAGES.items():
+        (tmp_path / "cove" / folder).symlink_to(ROOT / folder)
+        packages += ["-p", name]
     out = subprocess.run(
         [
             str(BIN / "mypy"),
             "--strict",
             "--cache-dir",
             str(ROOT / ".mypy_cache"),
-            "-p",
-            "cove.protocol",
+            *packages,
         ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_one_place_reads_ci() -> None:
+    readers = sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "tests").rglob("*.py")
+        if "environ" in (text := p.read_text()) and ('"CI"' in text or "'CI'" in text)
+    )
+    readers.remove("tests/test_project.py")  # this test
+    assert readers == ["tests/support/ci.py"]

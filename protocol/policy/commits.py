@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import DecodeError, ValidationError
-from ..group_metadata import GROUP_METADATA_EXTENSION
+from ..group_metadata import GROUP_METADATA_EXTENSION, GroupMetadata
 from ..mls.extensions import Extension, ExtensionType, RequiredCapabilities
 from ..mls.leaf_node import LeafNode
 from ..mls.proposals import (
@@ -229,6 +229,11 @@ def _check_extensions(
         if ext_type == GROUP_METADATA_EXTENSION:
             if not can(role, Capability.CAN_CHANGE_ROOM_NAME):
                 raise _no(R.METADATA_REQUIRES_MODERATOR, actor, "rename the group")
+            try:
+                if GroupMetadata.from_extensions(extensions) is None:
+                    raise DecodeError("no group metadata")
+            except DecodeError:
+                raise _no(R.METADATA_MALFORMED, actor, "rename the group") from None
         elif not can(role, Capability.CAN_CHANGE_GROUP_EXTENSIONS):
             raise _no(R.EXTENSIONS_REQUIRE_OWNER, actor, "change the group's settings")
     _check_assignments(c, actor, role)

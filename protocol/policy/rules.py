@@ -83,6 +83,10 @@ POLICY_MALFORMED = rule("policy.extension.malformed", "the new policy cannot be 
 POLICY_NOT_REQUIRED = rule(
     "policy.extension.not_required", "every member's app must keep enforcing the policy"
 )
+METADATA_MALFORMED = rule(
+    "policy.metadata.malformed",
+    "the group's name must be one line of 1 to 200 bytes (a private conversation has none)",
+)
 METADATA_REQUIRES_MODERATOR = rule(
     "policy.metadata.requires_moderator",
     "only moderators and owners can change the group's name or description",

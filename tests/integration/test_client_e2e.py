@@ -50,6 +50,7 @@ def by_id(messages: list[dict[str, Any]], mid: str) -> dict[str, Any]:
     return next(m for m in messages if m["id"] == mid)
 
 
+@pytest.mark.slow
 def test_members_through_the_cove_command(tmp_path: Path) -> None:
     canaries = Canaries()
     with RelayProcess.start(tmp_path / "relay") as relay:
@@ -149,6 +150,7 @@ def test_members_through_the_cove_command(tmp_path: Path) -> None:
     assert scan_tree(decoy, canaries.values()), "the scanner must find a planted canary"
 
 
+@pytest.mark.slow
 def test_offline_catch_up_and_concurrent_adds(tmp_path: Path) -> None:
     with RelayProcess.start(tmp_path / "relay", registration="open") as relay:
         asyncio.run(_api_scenario(tmp_path, relay.url))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
-import time
 
 import aiohttp
 import pytest
@@ -31,6 +30,7 @@ KILLS = 3
 ACKS_BETWEEN_KILLS = 60
 
 
+@pytest.mark.slow
 def test_kill_9_loses_no_acknowledged_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
     relay = RelayProcess.init(tmp_path, registration="open")
     relay.serve()
@@ -55,6 +55,9 @@ def test_kill_9_loses_no_acknowledged_message(tmp_path) -> None:  # type: ignore
             )
             return clients, gid
 
+        up = asyncio.Event()  # set while the relay is serving (cleared before each kill)
+        progress = asyncio.Event()  # set on every acknowledgement
+
         async def poster(c: TestClient, gid: bytes, stop: asyncio.Event) -> None:
             while not stop.is_set():
                 key, msg = secrets.token_bytes(16), fake_private_message(gid)
@@ -63,30 +66,37 @@ def test_kill_9_loses_no_acknowledged_message(tmp_path) -> None:  # type: ignore
                     try:
                         resp = await c.post(gid, msg, key=key)
                     except (TimeoutError, aiohttp.ClientError, CallError):
-                        await asyncio.sleep(0.02)
+                        await up.wait()  # retry once the relay is back
                         continue
                     acked[key] = (resp.seq, msg)
+                    progress.set()
                     break
+
+        async def acks(target: int, what: str) -> None:
+            async def grow() -> None:
+                while len(acked) < target:
+                    progress.clear()
+                    await progress.wait()
+
+            try:
+                await asyncio.wait_for(grow(), 60)
+            except TimeoutError:
+                raise AssertionError(what) from None
 
         async def main() -> None:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
                 clients, gid = await setup(http)
                 stop = asyncio.Event()
+                up.set()
                 tasks = [asyncio.create_task(poster(c, gid, stop)) for c in clients]
                 loop = asyncio.get_running_loop()
                 for _ in range(KILLS):
-                    target = len(acked) + ACKS_BETWEEN_KILLS
-                    deadline = time.monotonic() + 60
-                    while len(acked) < target:
-                        assert time.monotonic() < deadline, "posting stalled"
-                        await asyncio.sleep(0.005)
+                    await acks(len(acked) + ACKS_BETWEEN_KILLS, "posting stalled")
+                    up.clear()
                     await loop.run_in_executor(None, relay.kill)
                     await loop.run_in_executor(None, relay.serve)
-                target = len(acked) + 20
-                deadline = time.monotonic() + 60
-                while len(acked) < target:
-                    assert time.monotonic() < deadline, "posting stalled after restart"
-                    await asyncio.sleep(0.005)
+                    up.set()
+                await acks(len(acked) + 20, "posting stalled after restart")
                 stop.set()
                 await asyncio.wait_for(asyncio.gather(*tasks), 60)
                 # read back the whole log

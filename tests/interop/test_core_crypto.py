@@ -56,13 +56,13 @@ from cove.protocol.mls.key_package_bundle import KeyPackageBundle
 from cove.protocol.mls.leaf_node import Capabilities
 from cove.protocol.mls.validation import required_capabilities
 from cove.protocol.mls.welcome import GroupInfo
+from tests.support.ci import IN_CI
 
 pytestmark = pytest.mark.interop
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "core_crypto_harness.mjs"
 CORE_CRYPTO_VERSION = "10.3.0"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SUITE = 1
 #: Seconds for one request to the harness; the first (WASM start-up) gets START_TIMEOUT.
 CALL_TIMEOUT = 30.0

@@ -22,7 +22,6 @@ drawn by hypothesis round-trip and encode to a padding bucket.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import msgpack
@@ -34,10 +33,10 @@ from cove.protocol.app import RECORD_CLASSES, AttachmentRef, decode, padded_size
 from cove.protocol.app.codec import Blob, Flag, ListOf, Spec, Struct, Text, UInt
 from cove.protocol.app.limits import limit
 from cove.protocol.errors import DecodeError
+from tests.support.ci import IN_CI
 
 pytestmark = pytest.mark.property
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 MAX_EXAMPLES = 10_000 if IN_CI else 300
 PROPERTY_SETTINGS = settings(
     max_examples=MAX_EXAMPLES,

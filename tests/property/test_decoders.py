@@ -21,7 +21,6 @@ byte its decoder needs.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,11 +53,11 @@ from cove.protocol.mls.proposals import (
     Update,
 )
 from cove.protocol.mls.welcome import GroupInfo, GroupSecrets, Welcome
+from tests.support.ci import IN_CI
 from tests.support.vectors import load_json, mls_vector_dir
 
 pytestmark = pytest.mark.property
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 MAX_EXAMPLES = 10_000 if IN_CI else 300
 PROPERTY_SETTINGS = settings(
     max_examples=MAX_EXAMPLES,

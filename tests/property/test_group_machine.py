@@ -9,7 +9,6 @@ everything sent after their removal.
 
 from __future__ import annotations
 
-import os
 import random
 
 import pytest
@@ -24,16 +23,18 @@ from hypothesis.stateful import (
 )
 
 from cove.protocol.crypto import SeededRandom
-from cove.protocol.errors import CoveError, StateError
+from cove.protocol.errors import CoveError, CryptoError, StateError
 from cove.protocol.mls.credentials import Credential
-from cove.protocol.mls.framing import WireFormat
+from cove.protocol.mls.framing import MLSMessage, PrivateMessage, WireFormat
 from cove.protocol.mls.group import ApplicationMessage, AppliedCommit, Group, GroupConfig
 from cove.protocol.mls.key_package_bundle import KeyPackageBundle
+from cove.protocol.mls.message_protection import decrypt_sender_data
+from cove.protocol.mls.secret_tree import RatchetType
 from cove.protocol.mls.validation import MemberIndex
+from tests.support.ci import IN_CI
 
 NOW = 1_800_000_000
 MAX_MEMBERS = 16
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 class GroupMachine(RuleBasedStateMachine):
@@ -48,6 +49,7 @@ class GroupMachine(RuleBasedStateMachine):
         self.after_removal: list[bytes] = []  # messages removed members must not open
         # name -> (state_serial, epoch_state) at the last check: same serial, same bytes
         self.epoch_parts: dict[str, tuple[int, bytes]] = {}
+        self.decryptions_attempted = 0  # content decryptions tried with a removed key
 
     def _name(self) -> str:
         self.counter += 1
@@ -186,11 +188,33 @@ class GroupMachine(RuleBasedStateMachine):
 
     @invariant()
     def removed_members_learn_nothing(self) -> None:
+        current = next(iter(self.members.values()), None)
         for group, stale, first in self.removed.values():
             for message in self.after_removal[first:][-4:]:
                 for g in (group, stale):
                     with pytest.raises(CoveError):
                         g.process(message)
+                pm = private_message(message)
+                if pm is None:
+                    continue
+                # Past the epoch check: decrypt with the keys the removed member kept.
+                with pytest.raises(CryptoError, match="AEAD decryption failed"):
+                    decrypt_sender_data(stale.suite, pm, stale._epoch.sender_data_secret)
+                if current is None or pm.epoch != current.epoch:
+                    continue
+                # The same attempt with a member's key opens it (the attempt can succeed),
+                # and even given the true sender data her secret tree opens no content.
+                sender = decrypt_sender_data(current.suite, pm, current._epoch.sender_data_secret)
+                with pytest.raises(CoveError):
+                    stale._epoch.secret_tree.with_decryption_keys(
+                        sender.leaf_index,
+                        RatchetType.APPLICATION,
+                        sender.generation,
+                        lambda key, nonce, pm=pm, suite=stale.suite: suite.aead_decrypt(
+                            key, nonce, pm.content_aad(), pm.ciphertext
+                        ),
+                    )
+                self.decryptions_attempted += 1
             with pytest.raises(StateError):
                 group.encrypt(b"still here?")
 
@@ -199,7 +223,24 @@ def group_leaf(group: Group) -> int:
     return group.my_leaf_index
 
 
+def private_message(message: bytes) -> PrivateMessage | None:
+    body = MLSMessage.from_bytes(message).body
+    return body if isinstance(body, PrivateMessage) else None
+
+
 TestGroupMachine = GroupMachine.TestCase
 TestGroupMachine.settings = settings(
     max_examples=60 if IN_CI else 10, stateful_step_count=14, deadline=None
 )
+
+
+def test_the_removed_member_invariant_attempts_decryptions() -> None:
+    """One fixed run: the invariant really decrypts with the removed member's keys."""
+    machine = GroupMachine()
+    machine.create(public=False)
+    machine.add(0)
+    machine.add(0)
+    machine.remove(0, 0)
+    machine.send_and_deliver_out_of_order([0, 1, 1], seed=1)
+    machine.removed_members_learn_nothing()
+    assert machine.decryptions_attempted == 3

@@ -116,12 +116,13 @@ class RelayProcess:
         finally:
             relay.stop()
 
-    def serve(self) -> None:
-        """Start ``serve --port 0``; return when ``/v1/health`` answers."""
+    def serve(self, port: int = 0) -> None:
+        """Start ``serve --port PORT`` (0: any free port); return when ``/v1/health``
+        answers. A stopped relay restarts on its old port with ``serve(port=relay.port)``."""
         log = open(self.data / "relay.log", "ab")  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cove.server", "serve", "--data", str(self.data),
-             "--host", "127.0.0.1", "--port", "0"],
+             "--host", "127.0.0.1", "--port", str(port)],
             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         log.close()

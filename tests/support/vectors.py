@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.ci import IN_CI
+
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 #: The cipher suites cove.protocol implements.
 BUILT_SUITES = frozenset({1, 2, 3, 4, 5, 6, 7, 0xF001})

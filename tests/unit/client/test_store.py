@@ -331,7 +331,7 @@ def test_transaction_is_atomic(tmp_path: Path) -> None:
             async with store.transaction() as txn:
                 await txn.put("message", b"cancelled", b"x")
                 started.set()
-                await asyncio.sleep(10)
+                await asyncio.Event().wait()  # until cancelled
 
         task = asyncio.ensure_future(slow())
         await started.wait()
@@ -348,20 +348,26 @@ def test_transactions_are_serialized_and_not_reentrant(tmp_path: Path) -> None:
     async def go() -> None:
         store = await _create(tmp_path / "s.db")
         seen: list[bytes | None] = []
+        a_inside, b_trying = asyncio.Event(), asyncio.Event()
 
         async def a() -> None:
             async with store.transaction() as txn:
                 await txn.put("cursor", b"c", b"A")
-                await asyncio.sleep(0.05)
+                a_inside.set()
+                # b runs until it blocks on the store's lock before this wakes up
+                await b_trying.wait()
+                await txn.get("cursor", b"c")  # a round trip to SQLite: b could run
                 seen.append(await txn.get("cursor", b"c"))
 
         async def b() -> None:
-            await asyncio.sleep(0.01)
+            await a_inside.wait()
+            b_trying.set()
             async with store.transaction() as txn:
+                seen.append(b"B entered")
                 await txn.put("cursor", b"c", b"B")
 
         await asyncio.gather(a(), b())
-        assert seen == [b"A"]
+        assert seen == [b"A", b"B entered"]
         assert await store.get("cursor", b"c") == b"B"
         async with store.transaction():
             with pytest.raises(RuntimeError):

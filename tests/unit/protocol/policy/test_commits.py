@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
+from cove.protocol.errors import UsageError
 from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION, GroupKind, GroupMetadata
 from cove.protocol.mls.credentials import Credential
 from cove.protocol.mls.extensions import Extension, ExtensionType, RequiredCapabilities
@@ -326,6 +329,28 @@ def test_rename_by_moderators() -> None:
     text = refused(check(w, w.commit("cara", rename)), "policy.metadata.requires_moderator")
     assert text.startswith("cara tried to rename the group — refused")
     assert check(w, w.commit("mona", rename)).allowed
+
+
+def test_a_rename_must_keep_the_name_rules() -> None:
+    w = World.make()
+
+    def payload(kind: int, name: bytes) -> bytes:
+        return bytes([kind, len(name)]) + name + b"\x00"
+
+    for data in (
+        payload(0, b""),  # a group without a name
+        payload(0, b"two\nlines"),
+        payload(1, b"a name"),  # a private conversation has none
+        b"\x00\xff",  # not a payload
+        None,  # removed
+    ):
+        rename = replace_ext(w, GROUP_METADATA_EXTENSION, data)
+        text = refused(check(w, w.commit("mona", rename)), "policy.metadata.malformed")
+        assert text.startswith("mona tried to rename the group — refused"), text
+    for bad in (GroupMetadata(GroupKind.GROUP, ""), GroupMetadata(GroupKind.DIRECT, "x")):
+        with pytest.raises(UsageError):
+            bad.extension()
+    assert GroupMetadata(GroupKind.DIRECT, "").extension().extension_data == payload(1, b"")
 
 
 def test_other_extensions_reinit_psk_by_owner() -> None:
