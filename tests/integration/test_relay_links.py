@@ -702,3 +702,84 @@ def test_canary_sweep_finds_no_link_secret_preview_answer_or_group_info(tmp_path
             data = path.read_bytes()
             for secret in secrets_found:
                 assert secret not in data, (path.name, len(secret))
+
+
+# -- the client's calls (client/invites.py) through the generated transport --------------------
+
+
+def test_client_invite_calls_through_the_transport(links_relay: RelayProcess) -> None:
+    from cove.client import invites as ci
+    from cove.client.transport import RelayError, RelayTransport
+
+    assert ci.pickup_verifier(b"t" * 32) == pickup_verifier(b"t" * 32)  # both sides agree
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as http:
+            org = await organizer(http, links_relay)
+            gid = new_group_id()
+            await org.call("create_group", E.CreateGroupRequest(group_id=gid))
+            link, preview, sealed = make_link(links_relay, org, gid)
+            async with RelayTransport(links_relay.url, org.token) as mod, \
+                    RelayTransport(links_relay.url) as anon:  # fmt: skip
+                info = await ci.create_link(mod, gid, link, open_link=False,
+                                            expires_at=preview.expires_at, max_uses=3,
+                                            sealed_preview=sealed)  # fmt: skip
+                assert info.link_id == link.link_id
+                assert (await ci.list_links(mod, gid)).links == (info,)
+                got = await ci.fetch_preview(anon, link)
+                assert open_preview(got.preview, link).inviter_handle == org.handle
+                made = Made(link, preview, sealed, info)
+                nia = await register_with_link(http, links_relay, made)
+                pending = join_request(made, nia)
+                async with RelayTransport(links_relay.url, nia.token) as her:
+                    accepted = await ci.post_join_request(her, link, pending)
+                assert accepted.position == 1
+                assert (await ci.pickup_decline(anon, pending)).state == "pending"
+                [entry] = await ci.list_join_requests(mod, gid, link.link_id)
+                assert entry.sealed == pending.sealed
+                await ci.remove_join_request(
+                    mod,
+                    gid,
+                    link.link_id,
+                    entry.request_id,
+                    seal_decline(pending.request, "Sorry", OsRandom()),
+                )
+                status = await ci.pickup_decline(anon, pending)
+                assert (
+                    status.decline is not None and open_decline(status.decline, pending) == "Sorry"
+                )
+                await ci.revoke_link(mod, gid, link.link_id)
+                try:
+                    await ci.fetch_preview(anon, link)
+                except RelayError as exc:
+                    assert exc.code is ErrorCode.LINK_REVOKED
+                    assert str(exc) == f"link_revoked: {REVOKED}"
+                else:
+                    raise AssertionError("a revoked link's preview was served")
+                # open link: GroupInfo and the external commit
+                open_link, open_preview_, open_sealed = make_link(
+                    links_relay, org, gid, mode=LinkMode.OPEN
+                )
+                await ci.create_link(mod, gid, open_link, open_link=True,
+                                     expires_at=open_preview_.expires_at, max_uses=1,
+                                     sealed_preview=open_sealed)  # fmt: skip
+                keys = open_link.keys()
+                await ci.put_group_info(
+                    mod,
+                    gid,
+                    open_link.link_id,
+                    seal_group_info(
+                        open_link.link_id, keys.groupinfo_public, 0, b"gi", b"tree", OsRandom()
+                    ),
+                )
+                async with RelayTransport(links_relay.url, nia.token) as her:
+                    assert open_group_info(await ci.fetch_group_info(her, open_link), keys) == (
+                        0,
+                        b"gi",
+                        b"tree",
+                    )
+                    answer = await ci.join_by_link(her, open_link, external_commit(gid), 0)
+                assert not answer.duplicate
+                assert (await ci.list_links(mod, gid)).links[-1].uses == 1
+
+    run(main())
