@@ -66,9 +66,6 @@ def sequence_link_join(
     """Inside a savepoint of the batch: check the link, the log position and the
     group, append the commit, count the use, admit the account."""
     req, group_id = post.req, post.group_id
-    link = check_link(txn.link(post.link_id), post.capability, now, mode="open", use=True)
-    if link.group_id != group_id:
-        raise BadRequest("the link's group changed")
     group = txn.group(group_id)
     if group is None:
         raise BadRequest("the link's group is gone")
@@ -77,6 +74,9 @@ def sequence_link_join(
         if earlier.data != req.message:
             raise RelayError("idempotency key reused", code=ErrorCode.IDEMPOTENCY_MISMATCH)
         return Sequenced(seq=earlier.seq, duplicate=True)
+    link = check_link(txn.link(post.link_id), post.capability, now, mode="open", use=True)
+    if link.group_id != group_id:
+        raise BadRequest("the link's group changed")
     if txn.is_banned(group_id, post.account_id):
         raise RelayError("you are banned from this group", code=ErrorCode.ACCOUNT_BANNED)
     current = members.accounts(txn, group_id)

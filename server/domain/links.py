@@ -199,8 +199,18 @@ class Links:
         now = relay.clock.now()
         request_id = new_id()
         async with relay.storage.write() as txn:
-            link = check_link(await txn.link(link_id), req.capability, now, mode="approval",
-                              use=True)  # fmt: skip
+            link = check_link(await txn.link(link_id), req.capability, now, state=False)
+            again = await txn.request_by_pickup(req.pickup_id)
+            if again is not None:  # a retry: answered again, not counted twice
+                if (again.link_id, again.sealed, again.verifier) != (
+                    link_id,
+                    req.sealed,
+                    req.pickup_verifier,
+                ):
+                    raise BadRequest("this pickup id is taken; derive a fresh one")
+                return K.JoinRequestAccepted(request_id=again.request_id,
+                                             position=again.position)  # fmt: skip
+            check_link(link, req.capability, now, mode="approval", use=True)
             if await txn.is_banned(link.group_id, caller.account_id):
                 raise RelayError("you are banned from this group", code=ErrorCode.ACCOUNT_BANNED)
             if link.waiting >= relay.config.limit("join_requests_per_link"):
@@ -237,8 +247,9 @@ class Links:
         sequenced in the group commit (:mod:`.link_join`)."""
         relay = self._relay
         async with relay.storage.read() as txn:
+            # revocation, expiry, mode and caps: in the batch, after the retry check
             link = check_link(await txn.link(link_id), req.capability, relay.clock.now(),
-                              mode="open", use=True)  # fmt: skip
+                              state=False)  # fmt: skip
         post = check_link_join(link.group_id, link_id, caller.account_id, req)
         return await relay.committer.submit(post)
 

@@ -42,6 +42,17 @@ class JoinRequestRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedRequest:
+    """A queued request found by its pickup id (a retried post)."""
+
+    request_id: bytes
+    link_id: bytes
+    position: int
+    verifier: bytes
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Pickup:
     """What a pickup id finds: a queued request or a stored decline."""
 
@@ -93,6 +104,7 @@ class LinksTxn(Protocol):
         """False if the pickup id is taken."""
         ...
 
+    async def request_by_pickup(self, pickup_id: bytes) -> QueuedRequest | None: ...
     async def waiting_of_account(self, account_id: bytes) -> int: ...
     async def join_requests(
         self, link_id: bytes, after: int, limit: int
@@ -124,4 +136,5 @@ __all__ = [
     "LinksBatchTxn",
     "LinksTxn",
     "Pickup",
+    "QueuedRequest",
 ]

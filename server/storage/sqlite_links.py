@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from .base import GroupRecord, StoredMessage
-from .links_base import JoinRequestRecord, LinkPurgeCounts, LinkRecord, Pickup
+from .links_base import JoinRequestRecord, LinkPurgeCounts, LinkRecord, Pickup, QueuedRequest
 
 _LINK_COLS = (
     "l.link_id, l.group_id, l.capability_verifier, l.mode, l.expires_at, l.max_uses, l.uses,"
@@ -126,6 +126,17 @@ class SqliteLinksTxn:
             (request_id, link_id, position, device_id, pickup_id, pickup_verifier, now, sealed),
         )
         return True
+
+    async def request_by_pickup(self, pickup_id: bytes) -> QueuedRequest | None:
+        row = await self._one(
+            "SELECT request_id, link_id, position, pickup_verifier, sealed FROM join_requests"
+            " WHERE pickup_id = ?",
+            (pickup_id,),
+        )
+        if row is None:
+            return None
+        return QueuedRequest(bytes(row[0]), bytes(row[1]), int(row[2]), bytes(row[3]),
+                             bytes(row[4]))  # fmt: skip
 
     async def waiting_of_account(self, account_id: bytes) -> int:
         row = await self._one(

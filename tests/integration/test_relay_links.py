@@ -364,6 +364,14 @@ def test_join_requests_queue_decline_and_pickup(links_relay: RelayProcess) -> No
                     pickup_verifier=body.pickup_verifier), link_id=made.link.link_id))  # fmt: skip
             accepted = await nia.call("post_join_request", body, link_id=made.link.link_id)
             assert isinstance(accepted, K.JoinRequestAccepted) and accepted.position == 1
+            # a retry (same pickup id, same bytes) is answered again, not counted twice
+            again = await nia.call("post_join_request", body, link_id=made.link.link_id)
+            assert again == accepted
+            await expect(ErrorCode.BAD_REQUEST, "this pickup id is taken; derive a fresh one",
+                         nia.call("post_join_request", K.JoinRequestPost(
+                             capability=made.capability, sealed=join_request(made, nia).sealed,
+                             pickup_id=pickup_id, pickup_verifier=body.pickup_verifier),
+                             link_id=made.link.link_id))  # fmt: skip
             status = await TestClient(http, links_relay.url).call(
                 "pickup_decline", K.DeclinePickup(pickup_id=pickup_id, pickup_token=token)
             )
@@ -592,16 +600,15 @@ def test_open_link_group_info_and_external_commits(links_relay: RelayProcess) ->
                     message=external_commit(new_group_id(), 2), position=first.seq),
                 link_id=made.link.link_id))  # fmt: skip
             second = await register_with_link(http, links_relay, made)
-            await second.call(
-                "join_by_link",
-                K.LinkJoinPost(
-                    capability=made.capability,
-                    idempotency_key=secrets.token_bytes(16),
-                    message=external_commit(gid, 2),
-                    position=first.seq,
-                ),
-                link_id=made.link.link_id,
-            )
+            last = K.LinkJoinPost(
+                capability=made.capability, idempotency_key=secrets.token_bytes(16),
+                message=external_commit(gid, 2), position=first.seq,
+            )  # fmt: skip
+            taken = await second.call("join_by_link", last, link_id=made.link.link_id)
+            assert isinstance(taken, E.PostMessageResponse)
+            # the link is used up now, yet a retry of the last join is answered again
+            retry = await second.call("join_by_link", last, link_id=made.link.link_id)
+            assert retry == E.PostMessageResponse(seq=taken.seq, duplicate=True)
             listing = await org.call("list_links", group_id=gid)
             assert isinstance(listing, K.LinkList)
             assert (listing.links[0].uses, listing.links[0].registrations) == (2, 2)
