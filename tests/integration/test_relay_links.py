@@ -460,7 +460,8 @@ def test_join_requests_queue_decline_and_pickup(links_relay: RelayProcess) -> No
 
 
 def test_join_request_limits(tmp_path: Path) -> None:
-    limits = {**SHARED_LIMITS, "join_requests_per_account": 2, "join_requests_per_link": 3}
+    limits = {**SHARED_LIMITS, "join_requests_per_account": 2, "join_requests_per_link": 3,
+              "group_members": 2}  # fmt: skip
     with RelayProcess.start(tmp_path, registration="open", limits=limits) as relay:
 
         async def main() -> None:
@@ -500,6 +501,36 @@ def test_join_request_limits(tmp_path: Path) -> None:
                     ErrorCode.ACCOUNT_BANNED,
                     None,
                     c.call("post_join_request", body, link_id=made.link.link_id),
+                )
+                # ... nor join through an open link; nobody joins a full group
+                opened = await create(relay, org, gid, mode=LinkMode.OPEN, max_uses=5)
+                head = await org.call("get_group", group_id=gid)
+                assert isinstance(head, E.GroupInfoResponse)
+
+                def commit_through_link(epoch: int) -> K.LinkJoinPost:
+                    return K.LinkJoinPost(
+                        capability=opened.capability, idempotency_key=secrets.token_bytes(16),
+                        message=external_commit(gid, epoch), position=head.head_seq,
+                    )  # fmt: skip
+
+                exc = await expect(ErrorCode.ACCOUNT_BANNED, "you are banned from this group",
+                                   c.call("join_by_link", commit_through_link(0),
+                                          link_id=opened.link.link_id))  # fmt: skip
+                listing = await org.call("list_links", group_id=gid)
+                assert isinstance(listing, K.LinkList)
+                assert [x.uses for x in listing.links if x.link_id == opened.link.link_id] == [0]
+                d, e = [await TestClient.register(http, relay.url) for _ in range(2)]
+                joined = await d.call("join_by_link", commit_through_link(0),
+                                      link_id=opened.link.link_id)  # fmt: skip
+                assert isinstance(joined, E.PostMessageResponse)
+                full = K.LinkJoinPost(
+                    capability=opened.capability, idempotency_key=secrets.token_bytes(16),
+                    message=external_commit(gid, 1), position=joined.seq,
+                )  # fmt: skip
+                await expect(
+                    ErrorCode.FORBIDDEN,
+                    "the group is full",
+                    e.call("join_by_link", full, link_id=opened.link.link_id),
                 )
                 # a request over 64 KiB never reaches the queue
                 big = body.sealed[:15] + secrets.token_bytes(65537 - 15)
