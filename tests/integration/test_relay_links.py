@@ -7,206 +7,67 @@ typed errors; and a canary sweep of the relay's files.
 Every sealed blob is built with ``cove.protocol.invites`` (the real constructions).
 Expiry is reached by moving a link's ``expires_at`` into the past in the relay's
 database file (the relay reads it on every request), never by waiting.
+
+Open links, the canary sweep and the client's calls: ``test_relay_links_open.py``;
+builders: ``tests/support/links.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import msgpack
 import pytest
 
-from cove.protocol.codec import Writer
 from cove.protocol.crypto import OsRandom
 from cove.protocol.invites import (
-    HistoryLevel,
-    InviteLink,
     LinkMode,
-    LinkPreview,
-    PendingRequest,
-    derive_intake_key,
-    make_join_request,
-    new_invite_link,
     open_decline,
-    open_group_info,
     open_preview,
     seal_decline,
-    seal_group_info,
-    seal_preview,
 )
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire import link_envelopes as K
 from cove.protocol.wire.auth import registration_signing_input
 from cove.protocol.wire.codes import ErrorCode
-from cove.server.domain.links import pickup_verifier
 from tests.integration.conftest import SHARED_LIMITS
-from tests.support.canary import Canaries, scan_tree
+from tests.support.links import (
+    EXPIRED,
+    REVOKED,
+    USED_UP,
+    create,
+    expect,
+    external_commit,
+    join_request,
+    make_link,
+    organizer_code,
+    post_body,
+    register_with_link,
+    run,
+    serve_links_relay,
+    set_expiry,
+)
 from tests.support.relay_process import (
     CONTENT_COMMIT,
-    CallError,
     RelayProcess,
     TestClient,
     fake_public_message,
     fake_welcome,
     new_group_id,
-    raw_private,
     unique_handle,
 )
 
 pytestmark = pytest.mark.integration
 
-INTAKE = derive_intake_key(bytes(32), 1)
-WEEK = 7 * 86400
-
 
 @pytest.fixture(scope="module")
 def links_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
-    """A relay that registers only with an invite code (or a link)."""
-    data: Path = tmp_path_factory.mktemp("links")
-    with RelayProcess.start(data, registration="invite", limits=SHARED_LIMITS) as proc:
-        yield proc
-
-
-def organizer_code(relay: RelayProcess) -> str:
-    return relay.cli("invite", "create", "--uses", "1").strip().splitlines()[-1]
-
-
-async def organizer(http: aiohttp.ClientSession, relay: RelayProcess) -> TestClient:
-    return await TestClient.register(http, relay.url, invite=organizer_code(relay))
-
-
-@dataclass
-class Made:
-    link: InviteLink
-    preview: LinkPreview
-    sealed_preview: bytes
-    info: K.LinkInfo
-
-    @property
-    def capability(self) -> bytes:
-        return self.link.keys().capability
-
-
-def make_link(
-    relay: RelayProcess, org: TestClient, gid: bytes, *, mode: LinkMode = LinkMode.APPROVAL,
-    max_uses: int = 3, texts: dict[str, str] | None = None,
-) -> tuple[InviteLink, LinkPreview, bytes]:  # fmt: skip
-    texts = texts or {}
-    link = new_invite_link(relay.url, org.handle, org.identity_key, OsRandom())
-    now = int(time.time())
-    preview = LinkPreview(
-        group_id=gid, link_id=link.link_id, mode=mode,
-        group_name=texts.get("name", "Living with lupus"),
-        description=texts.get("description", "A place to share what helps."),
-        rules_version=1, rules_salt=bytes(16), rules_text=texts.get("rules", "Be kind."),
-        questions=(texts.get("question", "How did you hear about us?"),)
-        if mode == LinkMode.APPROVAL else (),
-        history=HistoryLevel.TITLES, welcome_message=texts.get("welcome", "Welcome!"),
-        inviter_handle=org.handle, inviter_identity_key=org.identity_key,
-        intake=INTAKE.public if mode == LinkMode.APPROVAL else None,
-        max_uses=max_uses, expires_at=now + WEEK, created_at=now,
-    )  # fmt: skip
-    return link, preview, seal_preview(preview, link, raw_private(org.identity), OsRandom())
-
-
-async def create(relay: RelayProcess, org: TestClient, gid: bytes, **kw: object) -> Made:
-    mode = kw.get("mode", LinkMode.APPROVAL)
-    link, preview, sealed = make_link(relay, org, gid, **kw)  # type: ignore[arg-type]
-    info = await org.call("create_link", K.LinkCreateRequest(
-        link_id=link.link_id, capability_verifier=link.keys().capability_verifier,
-        mode="approval" if mode == LinkMode.APPROVAL else "open",
-        expires_at=preview.expires_at, max_uses=preview.max_uses, preview=sealed,
-    ), group_id=gid)  # fmt: skip
-    assert isinstance(info, K.LinkInfo)
-    return Made(link, preview, sealed, info)
-
-
-async def register_with_link(
-    http: aiohttp.ClientSession, relay: RelayProcess, made: Made, *, capability: bytes | None = None
-) -> TestClient:
-    client = TestClient(http, relay.url, unique_handle("nia"))
-    health = await client.call("health")
-    assert isinstance(health, E.Health)
-    signed = registration_signing_input(
-        health.relay_id, client.handle, client.identity_key, client.device_key
-    )
-    resp = await client.call("register", E.RegisterRequest(
-        handle=client.handle, identity_key=client.identity_key, device_key=client.device_key,
-        identity_sig=client.identity.sign(signed), device_sig=client.device.sign(signed),
-        link_id=made.link.link_id, link_capability=capability or made.capability,
-    ))  # fmt: skip
-    assert isinstance(resp, E.RegisterResponse)
-    client.account_id, client.device_id = resp.account_id, resp.device_id
-    await client.login()
-    return client
-
-
-def join_request(made: Made, who: TestClient, answer: str = "My rheumatologist.") -> PendingRequest:
-    return make_join_request(
-        made.preview, made.link, handle=who.handle, identity_private=raw_private(who.identity),
-        key_package=who.key_package(), answers=(answer,), now=int(time.time()), rng=OsRandom(),
-    )  # fmt: skip
-
-
-def post_body(made: Made, pending: PendingRequest) -> tuple[K.JoinRequestPost, bytes, bytes]:
-    pickup_id, token = secrets.token_bytes(16), secrets.token_bytes(32)
-    body = K.JoinRequestPost(
-        capability=made.capability, sealed=pending.sealed, pickup_id=pickup_id,
-        pickup_verifier=pickup_verifier(token),
-    )  # fmt: skip
-    return body, pickup_id, token
-
-
-def external_commit(group_id: bytes, epoch: int = 0) -> bytes:
-    """A PublicMessage commit from a ``new_member_commit`` sender (what the relay peeks)."""
-    w = Writer()
-    w.uint16(1)
-    w.uint16(1)  # mls_public_message
-    w.opaque(group_id)
-    w.uint64(epoch)
-    w.uint8(4)  # sender: new_member_commit
-    w.opaque(b"")
-    w.uint8(CONTENT_COMMIT)
-    w.fixed(secrets.token_bytes(80))
-    return w.getvalue()
-
-
-def set_expiry(relay: RelayProcess, link_id: bytes, expires_at: int) -> None:
-    """Move a link's expiry in the relay's own database (time passing, without waiting)."""
-    db = sqlite3.connect(relay.data / "relay.sqlite3", timeout=10)
-    try:
-        db.execute("UPDATE links SET expires_at = ? WHERE link_id = ?", (expires_at, link_id))
-        db.commit()
-    finally:
-        db.close()
-
-
-async def expect(code: ErrorCode, message: str | None, coro: object) -> CallError:
-    try:
-        await coro  # type: ignore[misc]
-    except CallError as exc:
-        assert exc.code == code, exc
-        assert exc.status == code.status
-        if message is not None:
-            assert exc.body.message == message, exc.body.message
-        return exc
-    raise AssertionError(f"expected {code}")
-
-
-EXPIRED = "this invite link has expired"
-USED_UP = "this invite link has been used the maximum number of times"
-REVOKED = "this invite link was revoked by the group's moderators"
-
-
-def run(coro: object) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
+    yield from serve_links_relay(tmp_path_factory)
 
 
 # -- management ------------------------------------------------------------------------
@@ -548,276 +409,3 @@ def _msgpack(obj: object) -> bytes:
     data = msgpack.packb(obj, use_bin_type=True)
     assert isinstance(data, bytes)
     return data
-
-
-# -- open links ---------------------------------------------------------------------------
-
-
-def test_open_link_group_info_and_external_commits(links_relay: RelayProcess) -> None:
-    async def main() -> None:
-        async with aiohttp.ClientSession() as http:
-            org = await TestClient.register(
-                http, links_relay.url, invite=organizer_code(links_relay)
-            )
-            gid = new_group_id()
-            await org.call("create_group", E.CreateGroupRequest(group_id=gid))
-            made = await create(links_relay, org, gid, mode=LinkMode.OPEN, max_uses=2)
-            keys = made.link.keys()
-            newcomer = await register_with_link(http, links_relay, made)
-            access = K.LinkAccess(capability=made.capability)
-            await newcomer.expect_error(ErrorCode.NOT_FOUND, "fetch_group_info", access,
-                                        link_id=made.link.link_id)  # fmt: skip
-
-            def sealed_at(epoch: int, link_id: bytes = made.link.link_id) -> bytes:
-                return seal_group_info(
-                    link_id,
-                    keys.groupinfo_public,
-                    epoch,
-                    b"group info " + bytes([epoch]),
-                    b"tree",
-                    OsRandom(),
-                )
-
-            # epoch 0: the group has no commit yet; epoch 1 is beyond its log
-            await org.call("put_group_info", sealed_at(0), group_id=gid, link_id=made.link.link_id)
-            await expect(ErrorCode.BAD_REQUEST, "the GroupInfo's epoch is beyond the group's log",
-                         org.call("put_group_info", sealed_at(1), group_id=gid,
-                                  link_id=made.link.link_id))  # fmt: skip
-            await org.post(gid, fake_public_message(gid, CONTENT_COMMIT, epoch=0), position=0)
-            await org.call("put_group_info", sealed_at(1), group_id=gid, link_id=made.link.link_id)
-            await expect(ErrorCode.STALE_GROUP_INFO, "a sealed GroupInfo of epoch 1 is stored",
-                         org.call("put_group_info", sealed_at(0), group_id=gid,
-                                  link_id=made.link.link_id))  # fmt: skip
-            await expect(ErrorCode.BAD_REQUEST, "the sealed GroupInfo names another link",
-                         org.call("put_group_info", sealed_at(1, secrets.token_bytes(10)),
-                                  group_id=gid, link_id=made.link.link_id))  # fmt: skip
-            # non-members cannot store one
-            await newcomer.expect_error(ErrorCode.NOT_FOUND, "put_group_info", sealed_at(1),
-                                        group_id=gid, link_id=made.link.link_id)  # fmt: skip
-            got = await newcomer.call("fetch_group_info", access, link_id=made.link.link_id)
-            assert isinstance(got, bytes)
-            assert open_group_info(got, keys) == (1, b"group info \x01", b"tree")
-            # the external commit names the link in its request; it is sequenced like any
-            # handshake message (compare-and-set) and counted once accepted
-            join = K.LinkJoinPost(capability=made.capability,
-                                  idempotency_key=secrets.token_bytes(16),
-                                  message=external_commit(gid, 1), position=0)  # fmt: skip
-            await expect(
-                ErrorCode.HANDSHAKE_CONFLICT,
-                None,
-                newcomer.call("join_by_link", join, link_id=made.link.link_id),
-            )
-            group = await org.call("get_group", group_id=gid)
-            assert isinstance(group, E.GroupInfoResponse)
-            join = K.LinkJoinPost(capability=made.capability, idempotency_key=join.idempotency_key,
-                                  message=join.message, position=group.head_seq)  # fmt: skip
-            first = await newcomer.call("join_by_link", join, link_id=made.link.link_id)
-            assert isinstance(first, E.PostMessageResponse) and not first.duplicate
-            again = await newcomer.call("join_by_link", join, link_id=made.link.link_id)
-            assert again == E.PostMessageResponse(seq=first.seq, duplicate=True)
-            mine = await newcomer.call("get_group", group_id=gid)
-            assert isinstance(mine, E.GroupInfoResponse)
-            assert (mine.my_role, mine.joined_seq) == ("member", first.seq)
-            # a member commit (not an external one) is not a link join
-            await expect(ErrorCode.INVALID_MLS_MESSAGE, None, newcomer.call(
-                "join_by_link", K.LinkJoinPost(
-                    capability=made.capability, idempotency_key=secrets.token_bytes(16),
-                    message=fake_public_message(gid, CONTENT_COMMIT, 2), position=first.seq),
-                link_id=made.link.link_id))  # fmt: skip
-            # ... nor one for another group
-            await expect(ErrorCode.INVALID_MLS_MESSAGE, None, newcomer.call(
-                "join_by_link", K.LinkJoinPost(
-                    capability=made.capability, idempotency_key=secrets.token_bytes(16),
-                    message=external_commit(new_group_id(), 2), position=first.seq),
-                link_id=made.link.link_id))  # fmt: skip
-            second = await register_with_link(http, links_relay, made)
-            last = K.LinkJoinPost(
-                capability=made.capability, idempotency_key=secrets.token_bytes(16),
-                message=external_commit(gid, 2), position=first.seq,
-            )  # fmt: skip
-            taken = await second.call("join_by_link", last, link_id=made.link.link_id)
-            assert isinstance(taken, E.PostMessageResponse)
-            # the link is used up now, yet a retry of the last join is answered again
-            retry = await second.call("join_by_link", last, link_id=made.link.link_id)
-            assert retry == E.PostMessageResponse(seq=taken.seq, duplicate=True)
-            listing = await org.call("list_links", group_id=gid)
-            assert isinstance(listing, K.LinkList)
-            assert (listing.links[0].uses, listing.links[0].registrations) == (2, 2)
-            third = await TestClient.register(http, links_relay.url,
-                                              invite=organizer_code(links_relay))  # fmt: skip
-            await expect(ErrorCode.LINK_USED_UP, USED_UP, third.call("join_by_link", K.LinkJoinPost(
-                capability=made.capability, idempotency_key=secrets.token_bytes(16),
-                message=external_commit(gid, 3), position=first.seq + 1),
-                link_id=made.link.link_id))  # fmt: skip
-            await expect(
-                ErrorCode.LINK_USED_UP,
-                USED_UP,
-                third.call("fetch_group_info", access, link_id=made.link.link_id),
-            )
-            # an approval link admits no external commit
-            approval = await create(links_relay, org, gid)
-            await expect(ErrorCode.BAD_REQUEST, None, third.call("join_by_link", K.LinkJoinPost(
-                capability=approval.capability, idempotency_key=secrets.token_bytes(16),
-                message=external_commit(gid, 3), position=first.seq + 1),
-                link_id=approval.link.link_id))  # fmt: skip
-            # revoked: the stored GroupInfo is gone
-            await org.call("revoke_link", group_id=gid, link_id=made.link.link_id)
-            await expect(
-                ErrorCode.LINK_REVOKED,
-                REVOKED,
-                newcomer.call("fetch_group_info", access, link_id=made.link.link_id),
-            )
-            await expect(
-                ErrorCode.LINK_REVOKED,
-                REVOKED,
-                org.call("put_group_info", sealed_at(2), group_id=gid, link_id=made.link.link_id),
-            )
-
-    run(main())
-
-
-# -- nothing readable at the relay ----------------------------------------------------------
-
-
-def test_canary_sweep_finds_no_link_secret_preview_answer_or_group_info(tmp_path: Path) -> None:
-    canaries = Canaries()
-    texts = {k: canaries.new(f"preview {k}") for k in ("name", "description", "rules",
-                                                       "question", "welcome")}  # fmt: skip
-    answer = canaries.new("join answer")
-    decline_text = canaries.new("decline message")
-    group_info = canaries.new("group info").encode()
-    tree = canaries.new("ratchet tree").encode()
-    secrets_found: list[bytes] = []
-    with RelayProcess.start(tmp_path, registration="invite", limits=SHARED_LIMITS) as relay:
-
-        async def main() -> None:
-            async with aiohttp.ClientSession() as http:
-                org = await TestClient.register(http, relay.url, invite=relay.invite)
-                gid = new_group_id()
-                await org.call("create_group", E.CreateGroupRequest(group_id=gid))
-                made = await create(relay, org, gid, texts=texts)
-                opened = await create(relay, org, gid, mode=LinkMode.OPEN, texts=texts)
-                nia = await register_with_link(http, relay, made)
-                pending = join_request(made, nia, answer)
-                body, pickup_id, token = post_body(made, pending)
-                await nia.call("post_join_request", body, link_id=made.link.link_id)
-                page = await org.call("list_join_requests", group_id=gid,
-                                      link_id=made.link.link_id)  # fmt: skip
-                assert isinstance(page, K.JoinRequestPage)
-                await org.call("remove_join_request", K.JoinRequestRemove(
-                    request_id=page.requests[0].request_id,
-                    decline=seal_decline(pending.request, decline_text, OsRandom())),
-                    group_id=gid, link_id=made.link.link_id)  # fmt: skip
-                await TestClient(http, relay.url).call(
-                    "pickup_decline", K.DeclinePickup(pickup_id=pickup_id, pickup_token=token)
-                )
-                keys = opened.link.keys()
-                await org.call("put_group_info", seal_group_info(
-                    opened.link.link_id, keys.groupinfo_public, 0, group_info, tree, OsRandom()),
-                    group_id=gid, link_id=opened.link.link_id)  # fmt: skip
-                await nia.call("fetch_group_info", K.LinkAccess(capability=opened.capability),
-                               link_id=opened.link.link_id)  # fmt: skip
-                await nia.call("fetch_link_preview", K.LinkAccess(capability=made.capability),
-                               link_id=made.link.link_id)  # fmt: skip
-                for m in (made, opened):
-                    k = m.link.keys()
-                    fragment = m.link.url.split("#", 1)[1]
-                    secrets_found.extend([
-                        m.link.secret, m.link.secret.hex().encode(), fragment.encode(),
-                        fragment.upper().encode(), k.capability, k.capability.hex().encode(),
-                        k.preview_key, k.groupinfo_private, token, token.hex().encode(),
-                    ])  # fmt: skip
-                # the planted canaries are findable: the scan can fail
-                (tmp_path / "planted").write_text(texts["rules"])
-
-        run(main())
-        hits_running = scan_tree(tmp_path, canaries.values())
-    hits = scan_tree(tmp_path, canaries.values())
-    assert ("planted", texts["rules"]) in hits
-    assert [h for h in hits + hits_running if h[0] != "planted"] == []
-    for path in tmp_path.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            for secret in secrets_found:
-                assert secret not in data, (path.name, len(secret))
-
-
-# -- the client's calls (client/invites.py) through the generated transport --------------------
-
-
-def test_client_invite_calls_through_the_transport(links_relay: RelayProcess) -> None:
-    from cove.client import invites as ci
-    from cove.client.transport import RelayError, RelayTransport
-
-    assert ci.pickup_verifier(b"t" * 32) == pickup_verifier(b"t" * 32)  # both sides agree
-
-    async def main() -> None:
-        async with aiohttp.ClientSession() as http:
-            org = await organizer(http, links_relay)
-            gid = new_group_id()
-            await org.call("create_group", E.CreateGroupRequest(group_id=gid))
-            link, preview, sealed = make_link(links_relay, org, gid)
-            async with RelayTransport(links_relay.url, org.token) as mod, \
-                    RelayTransport(links_relay.url) as anon:  # fmt: skip
-                info = await ci.create_link(mod, gid, link, open_link=False,
-                                            expires_at=preview.expires_at, max_uses=3,
-                                            sealed_preview=sealed)  # fmt: skip
-                assert info.link_id == link.link_id
-                assert (await ci.list_links(mod, gid)).links == (info,)
-                got = await ci.fetch_preview(anon, link)
-                assert open_preview(got.preview, link).inviter_handle == org.handle
-                made = Made(link, preview, sealed, info)
-                nia = await register_with_link(http, links_relay, made)
-                pending = join_request(made, nia)
-                async with RelayTransport(links_relay.url, nia.token) as her:
-                    accepted = await ci.post_join_request(her, link, pending)
-                assert accepted.position == 1
-                assert (await ci.pickup_decline(anon, pending)).state == "pending"
-                [entry] = await ci.list_join_requests(mod, gid, link.link_id)
-                assert entry.sealed == pending.sealed
-                await ci.remove_join_request(
-                    mod,
-                    gid,
-                    link.link_id,
-                    entry.request_id,
-                    seal_decline(pending.request, "Sorry", OsRandom()),
-                )
-                status = await ci.pickup_decline(anon, pending)
-                assert (
-                    status.decline is not None and open_decline(status.decline, pending) == "Sorry"
-                )
-                await ci.revoke_link(mod, gid, link.link_id)
-                try:
-                    await ci.fetch_preview(anon, link)
-                except RelayError as exc:
-                    assert exc.code is ErrorCode.LINK_REVOKED
-                    assert str(exc) == f"link_revoked: {REVOKED}"
-                else:
-                    raise AssertionError("a revoked link's preview was served")
-                # open link: GroupInfo and the external commit
-                open_link, open_preview_, open_sealed = make_link(
-                    links_relay, org, gid, mode=LinkMode.OPEN
-                )
-                await ci.create_link(mod, gid, open_link, open_link=True,
-                                     expires_at=open_preview_.expires_at, max_uses=1,
-                                     sealed_preview=open_sealed)  # fmt: skip
-                keys = open_link.keys()
-                await ci.put_group_info(
-                    mod,
-                    gid,
-                    open_link.link_id,
-                    seal_group_info(
-                        open_link.link_id, keys.groupinfo_public, 0, b"gi", b"tree", OsRandom()
-                    ),
-                )
-                async with RelayTransport(links_relay.url, nia.token) as her:
-                    assert open_group_info(await ci.fetch_group_info(her, open_link), keys) == (
-                        0,
-                        b"gi",
-                        b"tree",
-                    )
-                    answer = await ci.join_by_link(her, open_link, external_commit(gid), 0)
-                assert not answer.duplicate
-                assert (await ci.list_links(mod, gid)).links[-1].uses == 1
-
-    run(main())
