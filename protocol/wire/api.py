@@ -3,7 +3,8 @@
 The relay builds its router from :data:`ENDPOINTS`; the client's transport
 builds its calls from the same table; ``docs/server/api.md`` describes each
 row (a test checks that every row is documented). Paths are under ``/v1/``;
-path parameters are lowercase hex (``group_id``, ``account_id``, ``blob_id``).
+path parameters are lowercase hex (``group_id``, ``account_id``, ``blob_id``,
+``link_id``).
 
 Bodies: ``msgpack`` (``Content-Type: application/msgpack``, the request
 envelope), ``raw`` (``application/octet-stream``, blobs) or ``none``. Every
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import envelopes as E
+from . import link_envelopes as K
 from .codes import ErrorCode as C
 from .schema import Envelope
 
@@ -28,6 +30,7 @@ Body = Literal["msgpack", "raw", "none", "websocket"]
 _AUTH = (C.UNAUTHORIZED, C.RATE_LIMITED)
 _IN = (C.BAD_REQUEST, C.UNSUPPORTED_VERSION, C.UNSUPPORTED_MEDIA_TYPE, C.BODY_TOO_LARGE)
 _GROUP = (C.NOT_FOUND,)
+_LINK = (C.NOT_FOUND, C.LINK_EXPIRED, C.LINK_USED_UP, C.LINK_REVOKED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +58,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "liveness and the relay id"),
     Endpoint("register", "POST", "/v1/accounts", False, "msgpack", E.RegisterRequest,
              E.RegisterResponse,
-             (*_IN, C.INVALID_INVITE, C.AUTH_FAILED, C.HANDLE_TAKEN, C.KEY_IN_USE, C.RATE_LIMITED),
-             "create an account with its first device (invite code + proof of possession)"),
+             (*_IN, C.INVALID_INVITE, *_LINK, C.AUTH_FAILED, C.HANDLE_TAKEN, C.KEY_IN_USE,
+              C.RATE_LIMITED),
+             "create an account with its first device (invite code or link + proof of "
+             "possession)"),
     Endpoint("challenge", "POST", "/v1/auth/challenge", False, "none", None, E.ChallengeResponse,
              (C.RATE_LIMITED,), "a fresh single-use login challenge"),
     Endpoint("login", "POST", "/v1/auth/login", False, "msgpack", E.LoginRequest,
@@ -106,7 +111,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              E.RetentionRequest, E.Ok, (*_AUTH, *_IN, *_GROUP, C.FORBIDDEN),
              "moderator sets the group's maximum message age"),
     Endpoint("upload_blob", "POST", "/v1/groups/{group_id}/blobs", True, "raw", None, E.BlobRef,
-             (*_AUTH, C.UNSUPPORTED_MEDIA_TYPE, C.BODY_TOO_LARGE, *_GROUP, C.QUOTA_EXCEEDED),
+             (*_AUTH, C.BAD_REQUEST, C.UNSUPPORTED_MEDIA_TYPE, C.BODY_TOO_LARGE, *_GROUP,
+              C.QUOTA_EXCEEDED),
              "store an encrypted attachment"),
     Endpoint("download_blob", "GET", "/v1/groups/{group_id}/blobs/{blob_id}", True, "none",
              None, None, (*_AUTH, *_GROUP), "the attachment's bytes (octet-stream)"),
@@ -118,6 +124,50 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("stream", "GET", "/v1/stream", True, "websocket", E.Subscribe, E.StreamEvent,
              (*_AUTH, C.TOO_MANY_CONNECTIONS),
              "WebSocket: Subscribe frames in, StreamEvent frames out"),
+    # -- invite links (docs/protocol/invites.md §4; server/domain/links.py) ----------
+    Endpoint("create_link", "POST", "/v1/groups/{group_id}/links", True, "msgpack",
+             K.LinkCreateRequest, K.LinkInfo,
+             (*_AUTH, *_IN, *_GROUP, C.FORBIDDEN, C.LINK_EXISTS),
+             "moderator creates an invite link (id, capability verifier, caps, sealed preview)"),
+    Endpoint("list_links", "GET", "/v1/groups/{group_id}/links", True, "none", None, K.LinkList,
+             (*_AUTH, *_GROUP, C.FORBIDDEN), "moderator lists the group's invite links"),
+    Endpoint("revoke_link", "POST", "/v1/groups/{group_id}/links/{link_id}/revoke", True, "none",
+             None, K.LinkInfo, (*_AUTH, *_GROUP, C.FORBIDDEN),
+             "moderator revokes a link (its preview, GroupInfo and queue are deleted)"),
+    Endpoint("update_link_preview", "POST", "/v1/groups/{group_id}/links/{link_id}/preview",
+             True, "msgpack", K.LinkPreviewUpdate, E.Ok,
+             (*_AUTH, *_IN, *_GROUP, C.FORBIDDEN, C.LINK_EXPIRED, C.LINK_REVOKED),
+             "moderator replaces a link's sealed preview"),
+    Endpoint("fetch_link_preview", "POST", "/v1/links/{link_id}/preview", False, "msgpack",
+             K.LinkAccess, K.LinkPreviewResponse, (*_IN, *_LINK, C.RATE_LIMITED),
+             "anyone holding the link fetches its sealed preview"),
+    Endpoint("post_join_request", "POST", "/v1/links/{link_id}/requests", True, "msgpack",
+             K.JoinRequestPost, K.JoinRequestAccepted,
+             (*_AUTH, *_IN, *_LINK, C.ACCOUNT_BANNED, C.JOIN_REQUEST_LIMIT),
+             "queue a sealed join request for an approval link's moderators"),
+    Endpoint("list_join_requests", "GET", "/v1/groups/{group_id}/links/{link_id}/requests",
+             True, "none", None, K.JoinRequestPage, (*_AUTH, C.BAD_REQUEST, *_GROUP, C.FORBIDDEN),
+             "moderator fetches a link's queued join requests", query=("after",)),
+    Endpoint("remove_join_request", "POST",
+             "/v1/groups/{group_id}/links/{link_id}/requests/remove", True, "msgpack",
+             K.JoinRequestRemove, E.Ok, (*_AUTH, *_IN, *_GROUP, C.FORBIDDEN),
+             "moderator removes a handled request, optionally leaving a sealed decline"),
+    Endpoint("pickup_decline", "POST", "/v1/declines/pickup", False, "msgpack",
+             K.DeclinePickup, K.DeclineStatus, (*_IN, C.RATE_LIMITED),
+             "the requester asks, with her pickup token, what became of her request"),
+    Endpoint("put_group_info", "POST", "/v1/groups/{group_id}/links/{link_id}/group-info", True,
+             "raw", None, E.Ok,
+             (*_AUTH, C.BAD_REQUEST, C.UNSUPPORTED_MEDIA_TYPE, C.BODY_TOO_LARGE, *_GROUP,
+              C.LINK_EXPIRED, C.LINK_REVOKED, C.STALE_GROUP_INFO),
+             "a member stores the sealed GroupInfo of an open link (newest epoch only)"),
+    Endpoint("fetch_group_info", "POST", "/v1/links/{link_id}/group-info", True, "msgpack",
+             K.LinkAccess, None, (*_AUTH, *_IN, *_LINK),
+             "the holder of an open link fetches its sealed GroupInfo (octet-stream)"),
+    Endpoint("join_by_link", "POST", "/v1/links/{link_id}/join", True, "msgpack",
+             K.LinkJoinPost, E.PostMessageResponse,
+             (*_AUTH, *_IN, *_LINK, C.FORBIDDEN, C.INVALID_MLS_MESSAGE, C.HANDSHAKE_CONFLICT,
+              C.IDEMPOTENCY_MISMATCH, C.ACCOUNT_BANNED),
+             "post an external commit through an open link (counted as one use)"),
 )  # fmt: skip
 
 BY_NAME: dict[str, Endpoint] = {ep.name: ep for ep in ENDPOINTS}

@@ -37,6 +37,12 @@ class ErrorCode(enum.StrEnum):
     NO_KEY_PACKAGE = "no_key_package"
     KEY_PACKAGE_LIMIT = "key_package_limit"
     QUOTA_EXCEEDED = "quota_exceeded"
+    LINK_EXPIRED = "link_expired"
+    LINK_USED_UP = "link_used_up"
+    LINK_REVOKED = "link_revoked"
+    LINK_EXISTS = "link_exists"
+    JOIN_REQUEST_LIMIT = "join_request_limit"
+    STALE_GROUP_INFO = "stale_group_info"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     RATE_LIMITED = "rate_limited"
     INTERNAL = "internal"
@@ -67,6 +73,12 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.NO_KEY_PACKAGE: 409,
     ErrorCode.KEY_PACKAGE_LIMIT: 409,
     ErrorCode.QUOTA_EXCEEDED: 413,
+    ErrorCode.LINK_EXPIRED: 410,
+    ErrorCode.LINK_USED_UP: 410,
+    ErrorCode.LINK_REVOKED: 410,
+    ErrorCode.LINK_EXISTS: 409,
+    ErrorCode.JOIN_REQUEST_LIMIT: 409,
+    ErrorCode.STALE_GROUP_INFO: 409,
     ErrorCode.TOO_MANY_CONNECTIONS: 429,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
@@ -95,6 +107,13 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.NO_KEY_PACKAGE: "the target has no KeyPackage left on any device",
     ErrorCode.KEY_PACKAGE_LIMIT: "the device would hold more KeyPackages than allowed",
     ErrorCode.QUOTA_EXCEEDED: "the group's attachment quota is used up",
+    ErrorCode.LINK_EXPIRED: "this invite link has expired",
+    ErrorCode.LINK_USED_UP: "this invite link has been used the maximum number of times",
+    ErrorCode.LINK_REVOKED: "this invite link was revoked by the group's moderators",
+    ErrorCode.LINK_EXISTS: "an invite link with this id exists",
+    ErrorCode.JOIN_REQUEST_LIMIT: "too many join requests are waiting (for this link or "
+    "from this account)",
+    ErrorCode.STALE_GROUP_INFO: "a sealed GroupInfo of a newer epoch is stored",
     ErrorCode.TOO_MANY_CONNECTIONS: "the account has too many open WebSockets",
     ErrorCode.RATE_LIMITED: "too many requests; `retry_after` gives seconds to wait",
     ErrorCode.INTERNAL: "a bug in the relay (logged with a request id)",

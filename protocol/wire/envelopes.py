@@ -59,7 +59,10 @@ class RegisterRequest(Envelope):
     ``identity_sig`` and ``device_sig`` are Ed25519 signatures by the identity
     and device keys over :func:`~.auth.registration_signing_input` (proof of
     possession, bound to this relay). ``invite`` is the relay invite code,
-    required unless the operator opened registration.
+    required unless the operator opened registration. Instead of a code, a
+    person who holds an invite link may present its ``link_id`` and
+    ``link_capability`` (docs/protocol/invites.md §4): the registration is
+    capped at the link's ``max_uses`` and is recorded like any other.
     """
 
     handle: HandleField
@@ -68,6 +71,8 @@ class RegisterRequest(Envelope):
     identity_sig: SigField
     device_sig: SigField
     invite: Annotated[str | None, Str(1, L.INVITE_CODE_MAX)] = None
+    link_id: Annotated[bytes | None, Bytes(L.LINK_ID_LEN, L.LINK_ID_LEN)] = None
+    link_capability: Annotated[bytes | None, Bytes(32, 32)] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +426,10 @@ ALL_ENVELOPES: tuple[type[Envelope], ...] = (
     Subscribe,
     StreamEvent,
 )
+
+from .link_envelopes import LINK_ENVELOPES  # noqa: E402 - they use nothing defined here
+
+ALL_ENVELOPES += LINK_ENVELOPES
 
 __all__ = [
     "ALL_ENVELOPES",

@@ -45,6 +45,25 @@ LIMITS: Final[tuple[Limit, ...]] = (
     Limit("group_blob_quota", 256 * MIB, "bytes", False, "attachments stored per group"),
     Limit("key_packages_per_device", 200, "items", False, "one-time KeyPackages held per device"),
     Limit("group_members", 1000, "items", False, "members of one group"),
+    # -- invite links (docs/protocol/invites.md §4) ---------------------------
+    Limit("link_preview", 64 * KIB, "bytes", True, "one sealed invite-link preview"),
+    Limit("join_request", 64 * KIB, "bytes", True, "one sealed join request"),
+    Limit("join_decline", 4 * KIB, "bytes", True, "one sealed decline message"),
+    Limit("sealed_group_info", 4 * MIB, "bytes", True, "one sealed GroupInfo of an open link"),
+    Limit("links_per_group", 16, "items", True, "live invite links per group"),
+    Limit("links_kept_per_group", 64, "items", True, "invite links remembered per group"),
+    Limit("page_join_requests", 32, "items", True, "join requests in one fetch page"),
+    Limit(
+        "dead_link_kept",
+        30 * 24 * 3600,
+        "seconds",
+        True,
+        "an expired or revoked link is remembered",
+    ),
+    Limit("link_lifetime", 365 * 24 * 3600, "seconds", False, "longest invite link validity"),
+    Limit("join_requests_per_link", 200, "items", False, "join requests waiting per link"),
+    Limit("join_requests_per_account", 3, "items", False, "join requests one account has waiting"),
+    Limit("join_request_ttl", 14 * 24 * 3600, "seconds", False, "join requests and declines kept"),
     # -- connections and timeouts ------------------------------------------
     Limit("ws_connections_per_account", 8, "connections", False, "open WebSockets per account"),
     Limit("ws_send_queue", 1024, "events", False, "events queued to a slow WebSocket reader"),
@@ -90,6 +109,16 @@ WELCOME_DEVICES: Final = limit("welcome_devices")
 REMOVALS: Final = limit("removals")
 PAGE_MESSAGES: Final = limit("page_messages")
 WS_FRAME: Final = limit("ws_frame")
+LINK_PREVIEW: Final = limit("link_preview")
+JOIN_REQUEST: Final = limit("join_request")
+JOIN_DECLINE: Final = limit("join_decline")
+SEALED_GROUP_INFO: Final = limit("sealed_group_info")
+LINKS_KEPT_PER_GROUP: Final = limit("links_kept_per_group")
+PAGE_JOIN_REQUESTS: Final = limit("page_join_requests")
+#: Invite link ids: 10 bytes derived from the link (docs/protocol/invites.md §3).
+LINK_ID_LEN: Final = 10
+#: Link caps (the join settings' bounds, docs/protocol/invites.md §6).
+LINK_MAX_USES: Final = 10000
 
 #: Group ids are chosen by the creating client: 16 to 32 random bytes.
 GROUP_ID_MIN: Final = 16
@@ -114,14 +143,22 @@ __all__ = [
     "IDEMPOTENCY_KEY_MIN",
     "ID_LEN",
     "INVITE_CODE_MAX",
+    "JOIN_DECLINE",
+    "JOIN_REQUEST",
     "KEY_PACKAGE",
     "KEY_PACKAGES_PER_UPLOAD",
     "LIMITS",
+    "LINKS_KEPT_PER_GROUP",
+    "LINK_ID_LEN",
+    "LINK_MAX_USES",
+    "LINK_PREVIEW",
     "MLS_MESSAGE",
+    "PAGE_JOIN_REQUESTS",
     "PAGE_MESSAGES",
     "RATE_WINDOWS",
     "REMOVALS",
     "REQUEST_BODY",
+    "SEALED_GROUP_INFO",
     "SEQ_MAX",
     "WELCOME",
     "WELCOME_DEVICES",

@@ -55,6 +55,7 @@ _SENDER_MEMBER = 1
 _SENDER_EXTERNAL = 2
 _SENDER_NEW_MEMBER_PROPOSAL = 3
 _SENDER_NEW_MEMBER_COMMIT = 4
+SENDER_NEW_MEMBER_COMMIT = _SENDER_NEW_MEMBER_COMMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,17 @@ class MLSHeader:
     epoch: int | None = None
     content_type: ContentType | None = None
     cipher_suite: int | None = None
+    #: a PublicMessage's sender type (1 member, 2 external, 3/4 new member)
+    sender_type: int | None = None
+
+    @property
+    def is_external_commit(self) -> bool:
+        """A PublicMessage commit from a ``new_member_commit`` sender (RFC 9420 §12.4.3.2)."""
+        return (
+            self.wire_format is WireFormat.PUBLIC_MESSAGE
+            and self.content_type is ContentType.COMMIT
+            and self.sender_type == SENDER_NEW_MEMBER_COMMIT
+        )
 
     @property
     def is_framed(self) -> bool:
@@ -93,12 +105,13 @@ def _content_type(r: Reader) -> ContentType:
         raise r.error(f"unknown content type {value}") from None
 
 
-def _sender(r: Reader) -> None:
+def _sender(r: Reader) -> int:
     sender_type = r.uint8()
     if sender_type in (_SENDER_MEMBER, _SENDER_EXTERNAL):
         r.uint32()
     elif sender_type not in (_SENDER_NEW_MEMBER_PROPOSAL, _SENDER_NEW_MEMBER_COMMIT):
         raise r.error(f"unknown sender type {sender_type}")
+    return sender_type
 
 
 def peek_mls_header(data: bytes) -> MLSHeader:
@@ -119,12 +132,12 @@ def peek_mls_header(data: bytes) -> MLSHeader:
     if wire_format is WireFormat.PUBLIC_MESSAGE:
         group_id = r.opaque(MAX_GROUP_ID)
         epoch = r.uint64()
-        _sender(r)
+        sender_type = _sender(r)
         r.opaque()
         content_type = _content_type(r)
         if r.at_end():
             raise r.error("PublicMessage has no content")
-        return MLSHeader(wire_format, group_id, epoch, content_type)
+        return MLSHeader(wire_format, group_id, epoch, content_type, sender_type=sender_type)
     if wire_format is WireFormat.PRIVATE_MESSAGE:
         group_id = r.opaque(MAX_GROUP_ID)
         epoch = r.uint64()
@@ -144,4 +157,12 @@ def peek_mls_header(data: bytes) -> MLSHeader:
     return MLSHeader(wire_format)
 
 
-__all__ = ["MLS10", "ContentType", "DecodeError", "MLSHeader", "WireFormat", "peek_mls_header"]
+__all__ = [
+    "MLS10",
+    "SENDER_NEW_MEMBER_COMMIT",
+    "ContentType",
+    "DecodeError",
+    "MLSHeader",
+    "WireFormat",
+    "peek_mls_header",
+]

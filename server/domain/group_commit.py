@@ -27,6 +27,7 @@ from cove.protocol.wire import envelopes as E
 from ..storage.base import BatchTxn, Storage
 from .clock import Clock
 from .events import Hub
+from .link_join import LinkJoinPost, sequence_link_join
 from .posting import MemberCache, Post, Sequenced, sequence_post
 
 log = logging.getLogger("cove.relay")
@@ -136,6 +137,8 @@ class GroupCommitter:
                 self._publish(item.post, result)
 
     def _sequence(self, txn: BatchTxn, post: Post, now: int) -> Sequenced:
+        if isinstance(post, LinkJoinPost):  # an external commit through an open link
+            return sequence_link_join(txn, post, now, self._max_members, self._members)
         return sequence_post(txn, post, now, self._max_members, self._members)
 
     def _publish(self, post: Post, result: Sequenced) -> None:

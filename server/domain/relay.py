@@ -55,6 +55,7 @@ from .events import Hub
 from .group_commit import GroupCommitter
 from .invites import Invites
 from .key_packages import KeyPackages
+from .links import Links
 from .posting import RANK, MemberCache, Post, check_post, check_role
 from .ratelimit import RateLimiter
 from .uploads import Uploads
@@ -95,6 +96,7 @@ class Relay:
         self.uploads = Uploads(self)
         self.invites = Invites(self)
         self.key_packages = KeyPackages(self)
+        self.links = Links(self)
         self.members = MemberCache()
         self.committer = GroupCommitter(
             storage, clock, self.hub, self.members, config.limit("group_members")
@@ -153,7 +155,12 @@ class Relay:
         async with self.storage.write() as txn:
             # The invite first, so that without one nothing (not even whether a
             # handle is taken) is revealed; a refusal below rolls its use back.
-            if self.config.registration != "open" and (
+            if req.link_id is not None or req.link_capability is not None:
+                if req.link_id is None or req.link_capability is None or req.invite is not None:
+                    raise BadRequest("registering with a link needs link_id and link_capability"
+                                     " and no invite code")  # fmt: skip
+                await self.links.register_with(txn, req.link_id, req.link_capability)
+            elif self.config.registration != "open" and (
                 req.invite is None or not await txn.use_invite(secret_hash(req.invite), now)
             ):
                 raise InvalidInvite("invite code unknown, used up or expired")
@@ -500,7 +507,9 @@ class Relay:
     async def do_purge(self) -> int:
         async with self.storage.write() as txn:
             counts = await txn.purge_expired(self.clock.now(), self.config.retention_max_age)
-        total = counts.messages + counts.blobs + counts.inbox
+            links = await txn.purge_links(self.clock.now(), self.config.limit("join_request_ttl"),
+                                          self.config.limit("dead_link_kept"))  # fmt: skip
+        total = counts.messages + counts.blobs + counts.inbox + links.requests + links.declines
         if total:
             await self.storage.checkpoint()
             log.info(

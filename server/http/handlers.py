@@ -254,3 +254,7 @@ HANDLERS: dict[str, Fn] = {
     "fetch_inbox": fetch_inbox,
     "ack_inbox": ack_inbox,
 }
+
+from .link_handlers import LINK_HANDLERS  # noqa: E402 - invite links, a module of their own
+
+HANDLERS.update(LINK_HANDLERS)

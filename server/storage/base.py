@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from .links_base import LinksBatchTxn, LinksTxn
+
 T = TypeVar("T")
 
 
@@ -96,7 +98,7 @@ class PurgeCounts:
     inbox: int
 
 
-class Txn(Protocol):
+class Txn(LinksTxn, Protocol):
     """One open transaction. Methods are grouped by the table they own."""
 
     # relay_meta, invites
@@ -175,7 +177,7 @@ class Txn(Protocol):
     async def counts(self) -> dict[str, int]: ...
 
 
-class BatchTxn(Protocol):
+class BatchTxn(LinksBatchTxn, Protocol):
     """The statements a post needs, run synchronously by a group commit inside the
     batch's one write transaction (see :meth:`Storage.run_batch`)."""
 

@@ -50,6 +50,7 @@ from .sqlite_batch import (
     member_record,
     run_batch,
 )
+from .sqlite_links import SqliteLinksTxn
 from .writer import PRAGMAS, DbThread
 
 T = TypeVar("T")
@@ -88,8 +89,9 @@ class _Connection(Protocol):
     async def executemany(self, sql: str, rows: Any) -> Any: ...
 
 
-class SqliteTxn:
-    """:class:`~.base.Txn` over one connection inside BEGIN ... COMMIT."""
+class SqliteTxn(SqliteLinksTxn):
+    """:class:`~.base.Txn` over one connection inside BEGIN ... COMMIT (invite links'
+    statements in :mod:`.sqlite_links`)."""
 
     __slots__ = ("_db",)
 

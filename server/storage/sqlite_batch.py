@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .base import DeviceRecord, GroupRecord, MemberRecord, StoredMessage
+from .sqlite_links import SqliteLinksBatch
 
 T = TypeVar("T")
 
@@ -63,7 +64,7 @@ def member_record(row: tuple[Any, ...] | sqlite3.Row) -> MemberRecord:
     return MemberRecord(bytes(row[0]), str(row[1]), str(row[2]), int(row[3]))
 
 
-class SqliteBatchTxn:
+class SqliteBatchTxn(SqliteLinksBatch):
     """:class:`~.base.BatchTxn` on the writer's ``sqlite3`` connection."""
 
     __slots__ = ("_db",)

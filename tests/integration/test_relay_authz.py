@@ -26,6 +26,9 @@ from tests.support.relay_process import (
 
 pytestmark = pytest.mark.integration
 
+#: A link id no group has (the group's answer comes first).
+NO_LINK = "00" * 10
+
 Probe = Callable[[TestClient, bytes], Awaitable[tuple[int, bytes]]]
 
 
@@ -63,6 +66,9 @@ def _group_probes(target: bytes, blob: bytes) -> dict[str, Probe]:
         "upload attachment": lambda c, g: c.raw("POST", f"/v1/groups/{g.hex()}/blobs", b"x" * 10,
                                                 "application/octet-stream"),
         "fetch attachment": lambda c, g: c.raw("GET", f"/v1/groups/{g.hex()}/blobs/{blob.hex()}"),
+        "list links": lambda c, g: c.raw("GET", f"/v1/groups/{g.hex()}/links"),
+        "link queue": lambda c, g: c.raw("GET", f"/v1/groups/{g.hex()}/links/{NO_LINK}/requests"),
+        "revoke link": lambda c, g: c.raw("POST", f"/v1/groups/{g.hex()}/links/{NO_LINK}/revoke"),
     }  # fmt: skip
 
 
@@ -115,7 +121,7 @@ def test_authorization_matrix(relay: RelayProcess) -> None:
             for ep in ENDPOINTS:
                 if not ep.auth:
                     continue
-                path = ep.url(group_id=gid.hex(), blob_id=blob.hex())
+                path = ep.url(group_id=gid.hex(), blob_id=blob.hex(), link_id="00" * 10)
                 status, _ = await anonymous.raw(ep.method, path, b"\x80", MSGPACK)
                 assert status == 401, ep.name
 
@@ -135,7 +141,8 @@ def test_authorization_matrix(relay: RelayProcess) -> None:
                 assert gid not in [g.group_id for g in groups.groups]
 
             # a plain member may read and post, but not moderate
-            for name in ("set role", "ban", "retention", "remove"):
+            for name in ("set role", "ban", "retention", "remove", "list links", "link queue",
+                         "revoke link"):  # fmt: skip
                 status, raw = await probes[name](member, gid)
                 assert status == 403, (name, status)
                 assert E.ErrorBody.decode(raw).code == ErrorCode.FORBIDDEN

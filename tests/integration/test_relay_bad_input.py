@@ -44,7 +44,7 @@ class Harness:
         return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
     def path(self, ep: Endpoint) -> str:
-        return ep.url(group_id=self.gid.hex(), blob_id="00" * 16)
+        return ep.url(group_id=self.gid.hex(), blob_id="00" * 16, link_id="00" * 10)
 
     def send(self, ep: Endpoint, body: bytes, content_type: str = MSGPACK) -> tuple[int, bytes]:
         return self.runner.run(self.client.raw(ep.method, self.path(ep), body, content_type))

@@ -19,6 +19,7 @@ import pytest
 
 from cove.protocol.app import RECORD_CLASSES, AttachmentRef, decode
 from cove.protocol.wire import envelopes as E
+from cove.protocol.wire.link_envelopes import LINK_ENVELOPES
 
 GOLDEN = json.loads(Path(__file__).with_name("data").joinpath("codec_golden.json").read_text())
 _CLASSES: dict[str, Any] = {c.__name__: c for c in E.ALL_ENVELOPES}
@@ -40,7 +41,9 @@ def build(value: Any) -> Any:
 def test_every_class_is_sampled() -> None:
     envelopes = {e["value"]["c"] for e in GOLDEN["envelopes"]}
     records = {r["value"]["c"] for r in GOLDEN["records"]}
-    assert envelopes == {c.__name__ for c in E.ALL_ENVELOPES}
+    # envelopes added after the merge (the invite links') have no pre-merge bytes to
+    # pin; their round trips and canonical bytes are tested in test_envelopes.py
+    assert envelopes == {c.__name__ for c in E.ALL_ENVELOPES if c not in LINK_ENVELOPES}
     assert records == {c.__name__ for c in (AttachmentRef, *RECORD_CLASSES.values())}
 
 

@@ -17,7 +17,7 @@ from cove.protocol.wire.schema import Bool, Bytes, Int, ListOf, Nested, Spec, St
 
 def strategy_for(spec: Spec) -> st.SearchStrategy[object]:
     if isinstance(spec, Bytes):
-        return st.binary(min_size=spec.min_len, max_size=min(spec.max_len, 64))
+        return st.binary(min_size=spec.min_len, max_size=max(spec.min_len, min(spec.max_len, 64)))
     if isinstance(spec, Str):
         if spec.choices:
             return st.sampled_from(spec.choices)
