@@ -20,6 +20,7 @@ from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.key_package import KeyPackage
 from cove.protocol.mls.proposals import GroupContextExtensions, Proposal
+from cove.protocol.policy import initial_extensions
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.codes import ErrorCode
 
@@ -119,7 +120,7 @@ class GroupOps:
         a, now = self.ctx.account, self.ctx.clock.now()
         group = Group.create(
             SUITE, group_id, a.identity().credential(), self.ctx.rng,
-            signature_private=a.device_private, extensions=[meta.extension()],
+            signature_private=a.device_private, extensions=initial_extensions(a.identity().identity_key, meta.extension()),
             capabilities=capabilities(), config=group_config(), now=now,
             credential_validator=validator,
         )  # fmt: skip
