@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from cove.client.context import Context
 from cove.client.errors import ClientError
-from cove.client.features import Incoming, feature_for
+from cove.client.features import Incoming, feature_for, moderation
+from cove.client.features.moderation_actions import cross_check
 from cove.client.group_state import GroupRecord, GroupStates, handles, metadata
 from cove.client.key_packages import KeyPackages
 from cove.client.messages import MessageStore, QuarantineRow
@@ -29,7 +30,13 @@ from cove.client.profile import group_config, validator
 from cove.client.records import MessageView
 from cove.client.session import RelayError, client_error
 from cove.client.store import Txn
-from cove.client.sync.engine import MembershipChanged, Quarantined, Received, process_log
+from cove.client.sync.engine import (
+    MembershipChanged,
+    Quarantined,
+    Received,
+    Refused,
+    process_log,
+)
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
 from cove.protocol.app import UnknownRecordType, UnsupportedAppVersion
@@ -57,6 +64,8 @@ class SyncReport:
     resent: int = 0  # outbox entries posted again after a crash or an outage
     #: groups this account is no longer in since this sync (removed, or left elsewhere)
     left: tuple[bytes, ...] = ()
+    #: refusals and changes (membership, roles, name) seen in this sync, as events
+    events: tuple[MessageView, ...] = ()
 
 
 @dataclass(slots=True)
@@ -67,6 +76,10 @@ class Applied:
     quarantined: int = 0
     messages: list[MessageView] = field(default_factory=list)
     removed: bool = False
+    #: refusals and changes, as events (also in ``messages``, for ``cove listen``)
+    events: list[MessageView] = field(default_factory=list)
+    #: a commit was applied (the relay's member table is then cross-checked)
+    commits: int = 0
 
 
 class SyncRunner:
@@ -97,11 +110,13 @@ class SyncRunner:
             ids = [r.group_id for r in await self.states.all(txn) if r.active]
         received = quarantined = 0
         left = []
+        seen: list[MessageView] = []
         for group_id in ids:
             received += await self.read_again(group_id)
             applied = await self.sync_group(group_id)
             received += applied.received
             quarantined += applied.quarantined
+            seen += applied.events
             if applied.removed:
                 left.append(group_id)
         commits = 0
@@ -110,7 +125,9 @@ class SyncRunner:
                 commits += await self.maintain(group_id)
         with contextlib.suppress(ClientError):
             await self.key_packages.replenish()
-        return SyncReport(len(ids), received, joined, quarantined, commits, resent, tuple(left))
+        return SyncReport(
+            len(ids), received, joined, quarantined, commits, resent, tuple(left), tuple(seen)
+        )
 
     async def sync_group(self, group_id: bytes) -> Applied:
         total = Applied()
@@ -140,10 +157,14 @@ class SyncRunner:
             total.received += applied.received
             total.quarantined += applied.quarantined
             total.messages += applied.messages
+            total.events += applied.events
+            total.commits += applied.commits
             if applied.removed:
                 total.removed = True
                 return total
             if not page.more:
+                if total.commits:
+                    total.events += await cross_check(self.ctx, self.states, group_id)
                 return total
 
     async def forget(self, group_id: bytes) -> None:
@@ -164,13 +185,23 @@ class SyncRunner:
         async with self.ctx.store.transaction() as txn:
             record, group = await self.states.load(txn, group_id)
             cursor = record.cursor()
+            moderation.require_policed(group)
             events = process_log(group, cursor, entries)
             record.set_cursor(cursor)
             now = self.ctx.clock.now()
             for ev in events:
                 if isinstance(ev, Received):
-                    await self._receive(txn, group_id, ev, now, applied)
+                    await self._receive(txn, group_id, group, ev, now, applied)
+                elif isinstance(ev, Refused):
+                    shown = await moderation.add_refusal(txn, group_id, ev.seq, ev.refusal)
+                    applied.events.append(shown)
+                    applied.messages.append(shown)
                 elif isinstance(ev, MembershipChanged):
+                    applied.commits += 1
+                    for note in ev.notes:
+                        shown = await moderation.add_event(txn, group_id, ev.seq, "change", note)
+                        applied.events.append(shown)
+                        applied.messages.append(shown)
                     await self.trust.observe(txn, ev.added + ev.updated)
                     if ev.removed and not ev.removed_me:
                         record.needs_update = True  # PCS after any removal
@@ -191,9 +222,10 @@ class SyncRunner:
         return applied
 
     async def _receive(
-        self, txn: Txn, group_id: bytes, ev: Received, now: int, applied: Applied
+        self, txn: Txn, group_id: bytes, group: Group, ev: Received, now: int, applied: Applied
     ) -> None:
-        sender = CoveIdentity.from_bytes(ev.sender_credential).handle
+        ident = CoveIdentity.from_bytes(ev.sender_credential)
+        sender = ident.handle
         try:
             app = decode_record(ev.data)
         except (UnsupportedAppVersion, UnknownRecordType) as exc:
@@ -217,9 +249,19 @@ class SyncRunner:
             ))  # fmt: skip
             applied.quarantined += 1
             return
-        shown = await feature.receive(
-            Incoming(txn, self.messages, group_id, app, sender, ev.seq, ev.epoch, now)
+        decision = await moderation.authorize_incoming(
+            txn, self.messages, group_id, group, app, ident
         )
+        if decision is not None and not decision.allowed:
+            view = await moderation.add_event(
+                txn, group_id, ev.seq, "refused", decision.explain(), decision.rule_id or ""
+            )
+            applied.events.append(view)
+            applied.messages.append(view)
+            return
+        shown = await feature.receive(Incoming(
+            txn, self.messages, group_id, app, sender, ev.seq, ev.epoch, now, ident.identity_key
+        ))  # fmt: skip
         if shown is not None:
             applied.received += 1
             applied.messages.append(shown)

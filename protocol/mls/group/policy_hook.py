@@ -100,9 +100,7 @@ def check_late_application(
     assert then is not None  # decryption found the sender's leaf in that epoch
     handle = identity_of(then)[1]
     if now is None or identity_of(now)[0] != identity_of(then)[0]:
-        raise PolicyRefused(
-            refuse(R.RECORD_SENDER_NOT_MEMBER, handle, "post after being removed")
-        )
+        raise PolicyRefused(refuse(R.RECORD_SENDER_NOT_MEMBER, handle, "post after being removed"))
 
 
-__all__ = ["check_commit", "check_join", "check_own_commit", "check_late_application", "policed"]
+__all__ = ["check_commit", "check_join", "check_late_application", "check_own_commit", "policed"]
