@@ -38,7 +38,7 @@ class MessageRow(StoreRecord):
     #: the relay's log position; None for our own record until the relay acknowledged it
     seq: Annotated[int | None, Int(1, I63)] = None
     #: the author's identity key: authorship (edits, deletions) is compared by it
-    sender_key: Annotated[bytes, Bytes(0, 32)] = b""
+    sender_key: Annotated[bytes | None, Bytes(32, 32)] = None
 
     def __repr__(self) -> str:
         return f"MessageRow(sender={self.sender!r}, seq={self.seq}, <record redacted>)"
@@ -103,7 +103,9 @@ class MessageStore:
         if await txn.get(MESSAGE, record.id) is not None:
             return None
         order = await txn.next_order(MESSAGE, group_id)
-        row = MessageRow(group_id, record.encode(), sender, epoch, now, order, seq, sender_key)
+        row = MessageRow(
+            group_id, record.encode(), sender, epoch, now, order, seq, sender_key or None
+        )
         await txn.put(MESSAGE, record.id, row.pack(), partition=group_id, order=order)
         return Stored(record, sender, seq, epoch, now, order, sender_key)
 
@@ -162,7 +164,7 @@ def _decode(row: MessageRow) -> Stored | None:
     except CoveError:
         return None  # kept rows were decoded once; a newer client's rows are skipped
     return Stored(
-        record, row.sender, row.seq, row.epoch, row.received_at, row.order, row.sender_key
+        record, row.sender, row.seq, row.epoch, row.received_at, row.order, row.sender_key or b""
     )
 
 

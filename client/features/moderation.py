@@ -171,9 +171,15 @@ def describe(prev: Before, group: Group, committer: str) -> list[str]:
 # -- judging received records ----------------------------------------------------------
 
 
+def identity_by_handle(group: Group, handle: str) -> bytes:
+    """The identity key of the member with this handle now (b"" if none)."""
+    m = next((m for m in roster_of(group) if m.handle == handle), None)
+    return b"" if m is None else m.identity_key
+
+
 async def authorize_incoming(
     txn: Txn, messages: MessageStore, group_id: bytes, group: Group, record: AppRecord,
-    sender: CoveIdentity,
+    sender_handle: str, sender_key: bytes,
 ) -> Decision | None:  # fmt: skip
     """The policy's decision on a received record (None: a group without policy)."""
     if not policed(group.extensions):
@@ -187,8 +193,8 @@ async def authorize_incoming(
         if found is not None and found[0] == group_id and found[1].sender_key:
             author, handle = found[1].sender_key, found[1].sender
     return authorize_record(
-        policy, roster_of(group), sender.identity_key, record,
-        target_author=author, target_handle=handle, sender_handle=sender.handle,
+        policy, roster_of(group), sender_key, record,
+        target_author=author, target_handle=handle, sender_handle=sender_handle,
     )  # fmt: skip
 
 
@@ -286,6 +292,7 @@ __all__ = [
     "describe",
     "events",
     "handle_of",
+    "identity_by_handle",
     "merge",
     "policy_of",
     "require_policed",

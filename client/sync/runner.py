@@ -250,7 +250,7 @@ class SyncRunner:
             applied.quarantined += 1
             return
         decision = await moderation.authorize_incoming(
-            txn, self.messages, group_id, group, app, ident
+            txn, self.messages, group_id, group, app, ident.handle, ident.identity_key
         )
         if decision is not None and not decision.allowed:
             view = await moderation.add_event(
@@ -281,9 +281,22 @@ class SyncRunner:
                 feature = feature_for(app)
                 if feature is None:
                     continue
+                record, group = await self.states.load(txn, group_id)
+                self.states.keep(record, group)
+                key = moderation.identity_by_handle(group, row.sender)
+                decision = await moderation.authorize_incoming(
+                    txn, self.messages, group_id, group, app, row.sender, key
+                )
+                if decision is not None and not decision.allowed:
+                    await moderation.add_event(
+                        txn, group_id, row.seq, "refused", decision.explain(),
+                        decision.rule_id or "",
+                    )  # fmt: skip
+                    await self.messages.release(txn, row)
+                    continue
                 await feature.receive(Incoming(
                     txn, self.messages, group_id, app, row.sender, row.seq, row.epoch or 0,
-                    self.ctx.clock.now(),
+                    self.ctx.clock.now(), key,
                 ))  # fmt: skip
                 await self.messages.release(txn, row)
                 done += 1

@@ -31,7 +31,6 @@ from cove.protocol.policy import (
     set_role_proposals,
     unban_proposals,
 )
-
 from tests.support.hostile import under_the_client
 
 from .people import CAPS, METADATA, P, refused
