@@ -213,12 +213,13 @@ class CoveClient:
         """Owners: ``role`` is owner, moderator or member (a policy-checked commit)."""
         await self.moderation.set_role(group_id, handle, role)
 
-    async def ban(self, group_id: bytes, handle: str) -> None:
-        """Moderators and owners: remove and ban in one commit."""
-        await self.moderation.ban(group_id, handle)
+    async def ban(self, group_id: bytes, handle: str, *, reason: str = "") -> None:
+        """Moderators and owners: remove and ban in one commit; ``reason`` (optional)
+        is sent to the members encrypted, never to the relay."""
+        await self.moderation.ban(group_id, handle, reason)
 
-    async def unban(self, group_id: bytes, handle: str) -> None:
-        await self.moderation.unban(group_id, handle)
+    async def unban(self, group_id: bytes, handle: str, *, reason: str = "") -> None:
+        await self.moderation.unban(group_id, handle, reason)
 
     async def roles(self, group_id: bytes) -> dict[str, str]:
         """Each member's role by handle: owner, moderator or member."""

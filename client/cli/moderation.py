@@ -19,10 +19,11 @@ from cove.client.service import CoveClient
     "moderators and owners: remove someone and keep them out until unbanned",
     arg("group", help=GROUP_HELP),
     arg("handle", help="who to ban (a member, or someone this app has seen)"),
+    arg("--reason", help="why (members read it; it is encrypted, the relay never sees it)"),
 )
 async def ban(c: CoveClient, args: Namespace, out: Output) -> None:
     gid = await c.resolve_group(args.group)
-    await c.ban(gid, args.handle)
+    await c.ban(gid, args.handle, reason=args.reason or "")
     out.emit({"ok": True, "banned": args.handle}, f"banned {args.handle}")
 
 
@@ -31,10 +32,11 @@ async def ban(c: CoveClient, args: Namespace, out: Output) -> None:
     "moderators and owners: lift a ban (then 'cove group add' can add them again)",
     arg("group", help=GROUP_HELP),
     arg("handle", help="who to unban"),
+    arg("--reason", help="why (members read it; encrypted)"),
 )
 async def unban(c: CoveClient, args: Namespace, out: Output) -> None:
     gid = await c.resolve_group(args.group)
-    await c.unban(gid, args.handle)
+    await c.unban(gid, args.handle, reason=args.reason or "")
     out.emit({"ok": True, "unbanned": args.handle}, f"unbanned {args.handle}")
 
 

@@ -31,17 +31,20 @@ from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from cove.client.errors import NoPermission, UsageProblem
+from cove.client.features import Feature, Incoming, register
 from cove.client.messages import MessageStore
 from cove.client.records import MessageView
 from cove.client.store import Txn
 from cove.client.store.records import StoreRecord
 from cove.protocol import Group
 from cove.protocol.app import AppRecord
+from cove.protocol.app.moderation_records import ModerationNote
 from cove.protocol.group_metadata import GroupMetadata
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.extensions import Extension
 from cove.protocol.mls.group.policy_hook import policed
 from cove.protocol.policy import (
+    Capability,
     Decision,
     GroupPolicy,
     GroupState,
@@ -49,8 +52,11 @@ from cove.protocol.policy import (
     Role,
     Roster,
     authorize_record,
+    register_record_rule,
+    requires,
 )
 from cove.protocol.policy import Member as PolicyMember
+from cove.protocol.policy import rules as R
 from cove.protocol.wire.schema import Bytes, Int, Str
 
 EVENT = "event"
@@ -129,6 +135,25 @@ def before(group: Group) -> Before | None:
     return Before(tuple(group.extensions), roster_of(group))
 
 
+_MARK = "\x00"  # around the hex identity key of someone not in the roster
+
+
+async def with_names(txn: Txn, text: str) -> str:
+    """Name identities outside the roster by the handles this app pinned for them."""
+    if _MARK not in text:
+        return text
+    from cove.client.trust import PIN, Pin
+
+    known = {}
+    for _, value in await txn.scan(PIN):
+        pin = Pin.unpack(value)
+        known[pin.identity_key.hex()] = pin.handle
+    parts = text.split(_MARK)
+    for i in range(1, len(parts), 2):
+        parts[i] = known.get(parts[i], "someone outside the group")
+    return "".join(parts)
+
+
 def handle_of(credential_identity: bytes) -> str:
     return CoveIdentity.from_bytes(credential_identity).handle
 
@@ -151,7 +176,7 @@ def describe(prev: Before, group: Group, committer: str) -> list[str]:
             was, now = old_p.assigned(key), new_p.assigned(key)
             if was == now:
                 continue
-            who = names.get(key, "someone outside the group")
+            who = names.get(key) or f"{_MARK}{key.hex()}{_MARK}"
             if now == Role.BANNED:
                 lines.append(f"{committer} banned {who}")
             elif was == Role.BANNED:
@@ -254,7 +279,7 @@ async def add_event(
     txn: Txn, group_id: bytes, seq: int, kind: str, text: str, rule: str = ""
 ) -> MessageView:
     order = await txn.next_order(EVENT, group_id)
-    row = EventRow(group_id, seq, kind, text, rule, order)
+    row = EventRow(group_id, seq, kind, await with_names(txn, text), rule, order)
     await txn.put(
         EVENT, group_id + order.to_bytes(8, "big"), row.pack(), partition=group_id, order=order
     )
@@ -276,6 +301,29 @@ def merge(views: Sequence[MessageView], rows: Sequence[EventRow]) -> list[Messag
     tagged = [((v.seq is None, v.seq or 0, 0, i), v) for i, v in enumerate(views)]
     tagged += [((False, r.seq, 1, r.order), event_view(r)) for r in rows]
     return [v for _, v in sorted(tagged, key=lambda t: t[0])]
+
+
+# -- the moderation-note record: its rule and its feature ------------------------------
+
+register_record_rule(
+    ModerationNote.RECORD_TYPE,
+    requires(Capability.CAN_BAN, R.BAN_REQUIRES_MODERATOR, "explain a moderation action"),
+)
+
+
+async def receive_note(incoming: Incoming) -> MessageView | None:
+    """A moderator's reason (already allowed by the policy): shown as an event."""
+    note = incoming.record
+    assert isinstance(note, ModerationNote)
+    if not note.reason:
+        return None
+    return await add_event(
+        incoming.txn, incoming.group_id, incoming.seq, "change",
+        f"{incoming.sender} gave the reason: {note.reason}",
+    )  # fmt: skip
+
+
+FEATURE = register(Feature("moderation", (ModerationNote,), receive_note))
 
 
 __all__ = [

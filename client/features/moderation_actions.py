@@ -41,6 +41,8 @@ from cove.client.session import RelayError
 from cove.client.store.records import StoreRecord
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
+from cove.protocol.app import new_record_id
+from cove.protocol.app.moderation_records import BAN, UNBAN, ModerationNote
 from cove.protocol.mls.proposals import Proposal, ProposalBody
 from cove.protocol.policy import (
     GroupState,
@@ -161,7 +163,17 @@ class Moderation:
 
         await self._commit(group_id, build, remove=accounts)
 
-    async def ban(self, group_id: bytes, handle: str) -> None:
+    async def _note(self, group_id: bytes, action: int, key: bytes, reason: str) -> None:
+        """The reason, as an encrypted record after the commit (never to the relay)."""
+        if not reason:
+            return
+        note = ModerationNote(
+            id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(), action=action,
+            subject=key, reason=reason,
+        )  # fmt: skip
+        await self.outbox.send_record(group_id, note)
+
+    async def ban(self, group_id: bytes, handle: str, reason: str = "") -> None:
         """Moderators and owners: remove (if a member) and ban in one commit; a banned
         identity cannot be added again until unbanned."""
         group = await self._group(group_id)
@@ -179,10 +191,11 @@ class Moderation:
         note = BanNote(handle, key, accounts[0] if accounts else b"")
         async with self.ctx.store.transaction() as txn:
             await txn.put(BAN_NOTE, group_id + key, note.pack())
+        await self._note(group_id, BAN, key, reason)
         if accounts:
             await self._hint("ban", E.BanRequest(account_id=accounts[0], banned=True), group_id)
 
-    async def unban(self, group_id: bytes, handle: str) -> None:
+    async def unban(self, group_id: bytes, handle: str, reason: str = "") -> None:
         """Moderators and owners: lift a ban (re-adding is a separate ``group add``)."""
         policy = policy_of(await self._group(group_id))
         notes: list[BanNote] = []
@@ -197,6 +210,7 @@ class Moderation:
         if key is None or policy.assigned(key) != Role.BANNED:
             raise UnknownHandle(f"'{handle}' is not banned from this group")
         await self._commit(group_id, lambda g, s: unban_proposals(s, key))
+        await self._note(group_id, UNBAN, key, reason)
         if note is not None and note.account_id:
             await self._hint(
                 "ban", E.BanRequest(account_id=note.account_id, banned=False), group_id
