@@ -32,7 +32,7 @@ from cove.client.context import Context
 from cove.client.errors import ClientError, NotInitialized, UnknownMessage, UsageProblem
 from cove.client.features import moderation as mod
 from cove.client.features.content import Content
-from cove.client.features.moderation_actions import Moderation
+from cove.client.features.moderation_actions import Moderation, drop_at_relay
 from cove.client.group_ops import GroupOps
 from cove.client.group_state import GroupStates
 from cove.client.key_packages import KeyPackages
@@ -300,7 +300,11 @@ class CoveClient:
         return await self.content.edit(target, text)
 
     async def delete(self, target: bytes) -> bytes:
-        return await self.content.delete(target)
+        """Delete one's own post or (moderators and owners) anyone's; a moderator's
+        app also has the relay drop the post's ciphertext and attachments."""
+        record_id = await self.content.delete(target)
+        await drop_at_relay(self.ctx, self.states, self.messages, target)
+        return record_id
 
     async def dm(self, handle: str, text: str, attachments: Sequence[Path] = ()) -> bytes:
         """A private message: a 2-member group with ``handle``, created on first use."""

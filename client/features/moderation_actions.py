@@ -35,6 +35,7 @@ from cove.client.features.moderation import (
     state_of,
 )
 from cove.client.group_state import GroupStates
+from cove.client.messages import MessageStore
 from cove.client.outbox import Made, Outbox
 from cove.client.records import MessageView
 from cove.client.session import RelayError
@@ -217,6 +218,31 @@ class Moderation:
             )
 
 
+async def drop_at_relay(
+    ctx: Context, states: GroupStates, messages: MessageStore, target: bytes
+) -> bool:
+    """After a moderator's deletion: ask the relay to drop the post's ciphertext and
+    attachments (``redact``). Best effort — members' apps hide the post anyway."""
+    async with ctx.store.transaction() as txn:
+        found = await messages.find(txn, target)
+        if found is None or found[1].seq is None:
+            return False
+        group_id, stored = found
+        record, group = await states.load(txn, group_id)
+        states.keep(record, group)
+    if roles(group).get(ctx.account.handle) not in ("moderator", "owner"):
+        return False
+    blobs = tuple(a.blob_id for a in getattr(stored.record, "attachments", ()))
+    try:
+        await ctx.session.request(
+            "redact", E.RedactRequest(seq=stored.seq, blob_ids=blobs),
+            path={"group_id": group_id.hex()},
+        )  # fmt: skip
+    except (ClientError, RelayError):
+        return False
+    return True
+
+
 async def cross_check(ctx: Context, states: GroupStates, group_id: bytes) -> list[MessageView]:
     """Compare the relay's member table with the roster the commits produced; each
     difference becomes an event ("relay"). The relay's table is a hint: a member the
@@ -250,4 +276,4 @@ async def cross_check(ctx: Context, states: GroupStates, group_id: bytes) -> lis
     return out
 
 
-__all__ = ["BanNote", "Moderation", "cross_check"]
+__all__ = ["BanNote", "Moderation", "cross_check", "drop_at_relay"]

@@ -18,6 +18,7 @@ from cove.protocol.wire.api import MSGPACK, OCTETS, Endpoint
 from cove.protocol.wire.limits import REQUEST_BODY
 from cove.protocol.wire.schema import Envelope
 
+from ..domain.moderation import do_redact
 from ..domain.relay import Caller, Relay
 from .keys import CONFIG, RELAY
 from .request import bearer, blob_id_param, client_address, group_id_param, query_ints, read_body
@@ -165,6 +166,12 @@ async def ban(
     return await relay.do_ban(_c(caller), group_id_param(request), body)
 
 
+async def redact(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.RedactRequest
+) -> E.Ok:
+    return await do_redact(relay, _c(caller), group_id_param(request), body)
+
+
 async def set_retention(
     relay: Relay, caller: Caller | None, request: web.Request, body: E.RetentionRequest
 ) -> E.Ok:
@@ -216,6 +223,7 @@ HANDLERS: dict[str, Fn] = {
     "leave_group": leave_group,
     "set_role": set_role,
     "ban": ban,
+    "redact": redact,
     "set_retention": set_retention,
     "upload_blob": upload_blob,
     "download_blob": download_blob,

@@ -21,6 +21,7 @@ from typing import Any
 from cove.client import CoveClient
 from cove.client.features import moderation as mod
 from cove.client.group_state import metadata
+from cove.client.session import RelayError
 from cove.protocol import Group
 from cove.protocol.app import Edit, Post, Redaction
 from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION, GroupMetadata
@@ -202,12 +203,31 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
 
             # 8. a moderator's deletion is honoured by everyone
             decoy = await ana.new_thread(gid, "Oops", "posted in the wrong group")
-            await mona.sync()
+            for c in (olga, mona, cara):
+                await c.sync()
             await mona.delete(decoy)
             for c in (olga, ana, cara):
                 await c.sync()
                 shown = {v.id: v for v in await c.read(gid)}
                 assert shown[decoy].deleted and shown[decoy].body == ""
+            # ... and the relay no longer stores its ciphertext; a member cannot ask that
+            async with ana.store.transaction() as txn:
+                found = await ana.messages.find(txn, decoy)
+            assert found is not None and found[1].seq is not None
+            decoy_seq = found[1].seq
+            page = await ana.call(
+                "fetch_messages", path={"group_id": gid.hex()},
+                query={"after": str(decoy_seq - 1), "limit": "1"},
+            )  # fmt: skip
+            assert decoy_seq not in [m.seq for m in page.messages]
+            try:
+                await cara.call(
+                    "redact", E.RedactRequest(seq=decoy_seq + 1), path={"group_id": gid.hex()}
+                )
+            except RelayError as exc:
+                assert exc.code == "forbidden"
+            else:  # pragma: no cover
+                raise AssertionError("the relay let a plain member drop a message")
             # cara (a member) cannot delete through her client either
             try:
                 await cara.delete(tid)
