@@ -29,7 +29,7 @@ async def sync(c: CoveClient, args: Namespace, out: Output) -> None:
         left.append({"id": gid.hex(), "name": name, "removed_by": g.removed_by if g else None})
     for ev in r.events:
         g = views.get(ev.group or b"")
-        lines.append(f"* in «{(g.name or g.peer) if g else '?'}»: {ev.body}")
+        lines.append(f"* in «{g.name or g.peer}»: {ev.body}" if g else f"* {ev.body}")
     out.emit(
         {"groups": r.groups, "received": r.received, "joined": r.joined,
          "quarantined": r.quarantined, "commits": r.commits, "left": left,

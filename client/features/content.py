@@ -294,7 +294,9 @@ class Content:
             raise UnknownMessage(f"no message {record_id.hex()}")
         if type(found[1].record) not in CONTENT_TYPES:
             raise UsageProblem("that is a reaction, edit or deletion; name a post or a thread")
-        if mine and found[1].sender != self.ctx.account.handle:
+        author = found[1].sender_key or found[1].sender
+        me = self.ctx.account.identity_key if found[1].sender_key else self.ctx.account.handle
+        if mine and author != me:
             raise NoPermission("only the author can edit or delete this message")
         return found[0]
 

@@ -292,6 +292,12 @@ async def add_refusal(txn: Txn, group_id: bytes, seq: int, exc: PolicyRefused) -
     )
 
 
+def welcome_refused(group_id: bytes, exc: PolicyRefused) -> MessageView:
+    """A Welcome we refused (not joined: nothing is kept of the group)."""
+    row = EventRow(group_id, 0, "refused", exc.decision.explain(), exc.decision.rule_id or "")
+    return event_view(row)
+
+
 async def events(txn: Txn, group_id: bytes) -> list[EventRow]:
     return [EventRow.unpack(v) for _, v in await txn.scan(EVENT, partition=group_id)]
 
@@ -347,4 +353,5 @@ __all__ = [
     "roles",
     "roster_of",
     "state_of",
+    "welcome_refused",
 ]

@@ -45,6 +45,7 @@ from cove.protocol.group_metadata import GroupKind
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.welcome import Welcome
+from cove.protocol.policy import PolicyRefused
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.codes import ErrorCode
 
@@ -97,6 +98,8 @@ class SyncRunner:
         self.trust = trust
         self.key_packages = key_packages
         self.outbox: Outbox | None = None  # set by the facade (the outbox syncs through us)
+        #: Welcomes the group's policy refused (shown by the next sync report)
+        self.refused_welcomes: list[MessageView] = []
 
     def _outbox(self) -> Outbox:
         assert self.outbox is not None
@@ -106,11 +109,12 @@ class SyncRunner:
         """Fetch and process everything: Welcomes, every group's log, the outbox."""
         resent = await self._outbox().flush()
         joined = await self.process_inbox()
+        seen: list[MessageView] = list(self.refused_welcomes)
+        self.refused_welcomes.clear()
         async with self.ctx.store.transaction() as txn:
             ids = [r.group_id for r in await self.states.all(txn) if r.active]
         received = quarantined = 0
         left = []
-        seen: list[MessageView] = []
         for group_id in ids:
             received += await self.read_again(group_id)
             applied = await self.sync_group(group_id)
@@ -339,6 +343,9 @@ class SyncRunner:
                         welcome, bundle, self.ctx.rng, config=group_config(),
                         credential_validator=validator,
                     )  # fmt: skip
+                except PolicyRefused as exc:  # e.g. a plain member tried to add us
+                    self.refused_welcomes.append(moderation.welcome_refused(entry.group_id, exc))
+                    return False
                 except CoveError:
                     return False
                 if group.group_id != entry.group_id:

@@ -154,6 +154,10 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
             entry = E.InboxEntry(inbox_id=1, group_id=gid, commit_seq=1, welcome=out.welcome)
             assert not await eve.runner.join(entry)
             assert await eve.groups() == []
+            (told,) = eve.runner.refused_welcomes
+            assert told.body == (
+                "cara tried to add you — refused: only moderators and owners can add members"
+            )
 
             # 3. rename the group
             def rename(g: Group) -> Any:
