@@ -26,6 +26,7 @@ a new group (pre-release; ``docs/decisions/0010-group-policy-in-every-client.md`
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
@@ -80,7 +81,24 @@ class Refused(NoPermission):
 # -- the group's policy state, from a Group --------------------------------------------
 
 
+_ROSTERS: weakref.WeakKeyDictionary[Group, tuple[tuple[int, bytes], Roster]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def roster_of(group: Group) -> Roster:
+    """The group's roster (cached per group object and epoch: building it parses
+    every member's credential, and every received record needs it)."""
+    key = (group.epoch, group.tree_hash)
+    cached = _ROSTERS.get(group)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    roster = _build_roster(group)
+    _ROSTERS[group] = (key, roster)
+    return roster
+
+
+def _build_roster(group: Group) -> Roster:
     out = []
     for m in group.members():
         ident = CoveIdentity.from_credential(m.credential)

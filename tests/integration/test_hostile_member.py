@@ -205,6 +205,22 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
                 (t,) = await c.threads(gid)
                 assert (t.body, t.deleted, t.edited) == ("ana's own words", False, False)
 
+            # replay of ana's ciphertext: MLS refuses it (each key is used once); shown once
+            async with ana.store.transaction() as txn:
+                root = await ana.messages.find(txn, tid)
+            assert root is not None and root[1].seq is not None
+            page = await cara.call(
+                "fetch_messages", path={"group_id": gid.hex()},
+                query={"after": str(root[1].seq - 1), "limit": "1"},
+            )  # fmt: skip
+            (logged,) = page.messages
+            await post_raw(cara, gid, logged.message)
+            for c in honest:
+                before_q = len(await c.quarantined(gid))
+                await c.sync()
+                assert [t.id for t in await c.threads(gid)] == [tid]
+                assert len(await c.quarantined(gid)) == before_q + 1  # refused by MLS
+
             # 8. a moderator's deletion is honoured by everyone
             decoy = await ana.new_thread(gid, "Oops", "posted in the wrong group")
             for c in (olga, mona, cara):
