@@ -267,6 +267,27 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
             claim = await mona.call("claim_key_packages", E.ClaimRequest(handle="dan"))
             dkp = MLSMessage.from_bytes(claim.key_packages[0].key_package).body
             assert isinstance(dkp, KeyPackage)
+            # her own app refuses it; so does the relay when told the Welcome's device
+            try:
+                await mona.add_members(gid, ["dan"])
+            except mod.Refused as exc:
+                assert exc.rule == "policy.add.banned"
+            else:  # pragma: no cover
+                raise AssertionError("a banned identity was added")
+            await mona.sync()
+            _, mg = await load(mona, gid)
+            with under_the_client():
+                readd = mg.add([dkp], now=mona.clock.now())
+            assert readd.welcome is not None
+            try:
+                await post_raw(
+                    mona, gid, readd.commit, welcome=readd.welcome,
+                    welcome_devices=(claim.key_packages[0].device_id,),
+                )  # fmt: skip
+            except RelayError as exc:
+                assert exc.code == "account_banned"
+            else:  # pragma: no cover
+                raise AssertionError("the relay added a banned account")
             await hostile_commit(mona, gid, lambda g: g.add([dkp], now=mona.clock.now()))
             honest_now = [olga, ana]
             before = [await state(c, gid) for c in honest_now]
