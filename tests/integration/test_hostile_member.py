@@ -182,6 +182,19 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
             await hostile_commit(cara, gid, pose_as_ana)
             await refused_everywhere("policy.identity.handle_changed", "cara tried to")
 
+            # ... or keeps her handle but swaps in another identity key
+            def new_identity_key(g: Group) -> Any:
+                me = g.my_leaf_index
+                leaf = g._epoch.tree.leaf(me)
+                assert leaf is not None
+                other = cara.rng.random_bytes(32)
+                forged = CoveIdentity.create("cara", other, cara.account.device_key)
+                g._epoch.tree.set_leaf(me, replace(leaf, credential=forged.credential()))
+                return g.update()
+
+            await hostile_commit(cara, gid, new_identity_key)
+            await refused_everywhere("policy.identity.key_changed", "cara tried to")
+
             # 5. promote herself; 6. demote the moderator
             def roles_change(who: bytes, role: Role) -> Callable[[Group], Any]:
                 def build(g: Group) -> Any:
@@ -262,7 +275,7 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
             await settle([olga, mona, ana, cara])
             assert "dan" not in await ana.roles(gid)
             assert await mona.banned(gid) == ["dan"]
-            assert len(await ana.banned(gid)) == 1  # ana knows the banned key, not the name
+            assert await ana.banned(gid) == ["dan"]  # named by the key ana pinned for him
             assert [g.active for g in await dan.groups()] == [False]
             claim = await mona.call("claim_key_packages", E.ClaimRequest(handle="dan"))
             dkp = MLSMessage.from_bytes(claim.key_packages[0].key_package).body
