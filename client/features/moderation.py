@@ -244,9 +244,9 @@ async def authorize_incoming(
 async def check_outgoing(
     txn: Txn, messages: MessageStore, group_id: bytes, group: Group, record: AppRecord
 ) -> None:
-    """Our own record, judged as every receiver will judge it; raises :class:`Refused`."""
-    if not policed(group.extensions):
-        return
+    """Our own record, judged as every receiver will judge it; raises :class:`Refused`
+    (:class:`LegacyGroup` for a group without policy: nobody could check it)."""
+    require_policed(group)
     author: bytes | None = None
     author_handle = ""
     target = getattr(record, "target", None)
@@ -310,6 +310,11 @@ async def add_refusal(txn: Txn, group_id: bytes, seq: int, exc: PolicyRefused) -
     )
 
 
+def legacy_view(group_id: bytes, text: str) -> MessageView:
+    """What ``cove sync`` says about a group created before the policy."""
+    return event_view(EventRow(group_id, 0, "refused", text, "policy.state.missing"))
+
+
 def welcome_refused(group_id: bytes, exc: PolicyRefused) -> MessageView:
     """A Welcome we refused (not joined: nothing is kept of the group)."""
     row = EventRow(group_id, 0, "refused", exc.decision.explain(), exc.decision.rule_id or "")
@@ -365,6 +370,7 @@ __all__ = [
     "events",
     "handle_of",
     "identity_by_handle",
+    "legacy_view",
     "merge",
     "policy_of",
     "require_policed",

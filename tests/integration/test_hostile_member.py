@@ -24,7 +24,7 @@ from cove.client.group_state import metadata
 from cove.client.session import RelayError
 from cove.protocol import Group
 from cove.protocol.app import Edit, Post, Redaction
-from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION, GroupMetadata
+from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION, GroupKind, GroupMetadata
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.key_package import KeyPackage
@@ -366,5 +366,46 @@ def test_a_removed_members_late_message_is_refused(tmp_path: Path, relay: RelayP
         finally:
             for c in (olga, ana, cara):
                 await c.close()
+
+    asyncio.run(go())
+
+
+def test_a_group_created_before_the_policy_is_refused_clearly(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A group without the policy extension (made as Cove made groups before issue 9)
+    cannot be checked: the client says so, refuses to post or sync it, and the other
+    groups still sync."""
+    from cove.client.group_state import GroupRecord
+    from cove.client.profile import SUITE, capabilities, group_config, validator
+
+    async def go() -> None:
+        (old,) = await clients(tmp_path, relay.url, "olda")
+        try:
+            fine = await old.create_group("New style")
+            gid = old.rng.random_bytes(16)
+            a = old.account
+            legacy = Group.create(
+                SUITE, gid, a.identity().credential(), old.rng,
+                signature_private=a.device_private,
+                extensions=[GroupMetadata(GroupKind.GROUP, "Old style", "").extension()],
+                capabilities=capabilities(), config=group_config(), now=old.clock.now(),
+                credential_validator=validator,
+            )  # fmt: skip
+            await old.call("create_group", E.CreateGroupRequest(group_id=gid))
+            async with old.store.transaction() as txn:
+                await old.states.save(txn, GroupRecord(gid), legacy)
+            report = await old.sync()
+            (said,) = [e for e in report.events if e.group == gid]
+            assert said.body.startswith("this group was created before Cove enforced roles")
+            try:
+                await old.new_thread(gid, "hello")
+            except mod.LegacyGroup as exc:
+                assert "create a new group" in str(exc)
+            else:  # pragma: no cover
+                raise AssertionError("a post went into a group nobody can check")
+            await old.new_thread(fine, "hello")  # the new group works
+        finally:
+            await old.close()
 
     asyncio.run(go())
