@@ -59,3 +59,5 @@ class MemberView:
     safety_number: str
     key_changed: bool
     me: bool
+    #: owner, moderator or member, from the group's policy (every member holds it)
+    role: str = "member"
