@@ -13,8 +13,6 @@ model's: no unauthorized change was ever applied, every authorized one was.
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -41,12 +39,12 @@ from cove.protocol.policy import (
     set_role_proposals,
     unban_proposals,
 )
+from tests.support.ci import IN_CI
 from tests.support.hostile import under_the_client
 from tests.unit.protocol.policy.people import CAPS, METADATA, Person
 
 NOW = 1_800_000_000
 PEOPLE = [f"p{i}" for i in range(7)]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 VALIDATOR = CoveCredentialValidator()
 CONFIG = GroupConfig()
 RANK = {Role.MEMBER: 2, Role.MODERATOR: 3, Role.OWNER: 4}
