@@ -180,7 +180,11 @@ class GroupOps:
                 return None
             return Made(group.add(todo, now=self.ctx.clock.now()), welcome_devices=tuple(devices))
 
-        await self.outbox.commit(group_id, make)
+        if await self.outbox.commit(group_id, make):
+            async with self.ctx.store.transaction() as txn:
+                await self.runner.integrity.expect_join(
+                    txn, group_id, todo_handles, self.ctx.clock.now()
+                )
         return todo_handles
 
     async def remove(self, group_id: bytes, handle: str) -> None:
@@ -194,7 +198,11 @@ class GroupOps:
                 m.leaf_index for m in group.members()
                 if CoveIdentity.from_credential(m.credential).handle == handle
             ]  # fmt: skip
-            return Made(group.remove(leaves), remove=account_ids) if leaves else None
+            return (
+                Made(group.remove(leaves, now=self.ctx.clock.now()), remove=account_ids)
+                if leaves
+                else None
+            )
 
         await self.outbox.commit(group_id, make)
 
@@ -215,14 +223,17 @@ class GroupOps:
         async with self.ctx.store.transaction() as txn:
             record, group = await self.states.load(txn, group_id)
             self.states.keep(record, group)
-        if group.active and len(group.members()) > 1:
-            await self.outbox.post_handshake(group_id, lambda g: g.leave())
-        await self.ctx.session.request("leave_group", path={"group_id": group_id.hex()})
+        async with self.ctx.store.transaction() as txn:
+            refused = await self.runner.integrity.is_refused(txn, group_id)
+        if not refused:  # the relay serves the group: tell the others, then leave its table
+            if group.active and len(group.members()) > 1:
+                await self.outbox.post_handshake(group_id, lambda g: g.leave())
+            await self.ctx.session.request("leave_group", path={"group_id": group_id.hex()})
         await self.runner.forget(group_id)
 
     async def update_keys(self, group_id: bytes) -> None:
         """A self-update commit: fresh keys on our whole path (post-compromise security)."""
-        await self.outbox.commit(group_id, lambda g: Made(g.update()))
+        await self.outbox.commit(group_id, lambda g: Made(g.update(now=self.ctx.clock.now())))
 
     async def rename(self, group_id: bytes, name: str, description: str | None = None) -> None:
         """A new name (and description; None keeps the current one)."""
@@ -239,7 +250,10 @@ class GroupOps:
                 e for e in group.extensions if e.extension_type != GROUP_METADATA_EXTENSION
             )
             return Made(
-                group.commit([Proposal(GroupContextExtensions((*others, new.extension())))])
+                group.commit(
+                    [Proposal(GroupContextExtensions((*others, new.extension())))],
+                    now=self.ctx.clock.now(),
+                )
             )
 
         await self.outbox.commit(group_id, make)

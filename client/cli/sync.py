@@ -10,6 +10,20 @@ from cove.client.cli.output import Output, message_doc, message_text
 from cove.client.cli.registry import command
 from cove.client.records import MessageView
 from cove.client.service import CoveClient
+from cove.client.sync.integrity import DetectionView
+
+
+def detection_doc(d: DetectionView) -> dict[str, object]:
+    return {"group": d.group_id.hex(), "kind": d.kind, "text": d.text, "seq": d.seq, "at": d.at}
+
+
+@command("alerts", "what Cove noticed the relay doing wrong (missing, replayed, forked messages)")
+async def alerts(c: CoveClient, args: Namespace, out: Output) -> None:
+    found = await c.detections()
+    out.emit(
+        [detection_doc(d) for d in found],
+        "\n".join(d.text for d in found) or "nothing: the relay has behaved",
+    )
 
 
 @command("sync", "fetch and process everything: invitations, messages, key updates")
@@ -27,9 +41,12 @@ async def sync(c: CoveClient, args: Namespace, out: Output) -> None:
         by = f" by {g.removed_by}" if g and g.removed_by else ""
         lines.append(f"you were removed from «{name}»{by} (or left it from another device)")
         left.append({"id": gid.hex(), "name": name, "removed_by": g.removed_by if g else None})
+    lines += [f"warning: {d.text}" for d in r.detections]
+    detections = [detection_doc(d) for d in r.detections]
     out.emit(
         {"groups": r.groups, "received": r.received, "joined": r.joined,
-         "quarantined": r.quarantined, "commits": r.commits, "left": left},
+         "quarantined": r.quarantined, "commits": r.commits, "left": left,
+         "detections": detections},
         "\n".join(lines),
     )  # fmt: skip
 

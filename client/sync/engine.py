@@ -21,7 +21,7 @@ transaction. Rules (design.md §5):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from cove.protocol import ApplicationMessage, AppliedCommit, CoveError, Group, ProposalMessage
@@ -83,11 +83,21 @@ def is_handshake(message: bytes) -> bool:
         return False
 
 
-def process_log(group: Group, cursor: Cursor, entries: Iterable[tuple[int, bytes]]) -> list[Event]:
-    """Process ``(seq, message)`` entries in order; updates ``group`` and ``cursor``."""
+def process_log(
+    group: Group,
+    cursor: Cursor,
+    entries: Iterable[tuple[int, bytes]],
+    *,
+    now: int | None = None,
+    fill: Collection[int] = (),
+) -> list[Event]:
+    """Process ``(seq, message)`` entries in order; updates ``group`` and ``cursor``.
+    ``now`` is passed to ``Group.process`` (lifetimes of added KeyPackages); ``fill``
+    names entries at or below the cursor to process all the same (positions the relay
+    skipped and delivers late, :mod:`cove.client.sync.integrity`)."""
     events: list[Event] = []
     for seq, message in entries:
-        if seq <= cursor.seq:
+        if seq <= cursor.seq and seq not in fill:
             continue
         handshake = is_handshake(message)
         if seq in cursor.own:
@@ -96,14 +106,14 @@ def process_log(group: Group, cursor: Cursor, entries: Iterable[tuple[int, bytes
             events.append(Quarantined(seq, "no longer a member", message))
         else:
             try:
-                result = group.process(message)
+                result = group.process(message, now=now)
             except CoveError as exc:
                 events.append(Quarantined(seq, f"{type(exc).__name__}: {exc}", message))
             else:
                 events.append(_event(seq, result))
-        cursor.seq = seq
+        cursor.seq = max(cursor.seq, seq)
         if handshake:
-            cursor.handshake = seq
+            cursor.handshake = max(cursor.handshake, seq)
     return events
 
 

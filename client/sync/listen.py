@@ -54,9 +54,15 @@ async def listen(
     on_status: OnStatus | None = None,
 ) -> None:
     delay = 1
+
+    async def sync() -> None:
+        report = await runner.sync()
+        for d in report.detections:
+            await _call(on_status, f"warning: {d.text}")
+
     while not stop.is_set():
         try:
-            await runner.sync()
+            await sync()
             async with ctx.store.transaction() as txn:
                 records = [r for r in await states.all(txn) if r.active]
             subscribe = E.Subscribe(
@@ -75,8 +81,10 @@ async def listen(
                         )
                         for view in applied.messages:
                             await _call(on_message, event.group_id, view)
+                        for d in applied.detections:
+                            await _call(on_status, f"warning: {d.text}")
                     elif event.kind in ("behind", "welcome", "removed"):
-                        await runner.sync()
+                        await sync()
             if stop.is_set():
                 return
             await _call(on_status, "the relay closed the connection; reconnecting")

@@ -121,11 +121,17 @@ def test_members_through_the_cove_command(tmp_path: Path) -> None:
         assert {m["handle"] for m in members} == {"alice", "bob", "carol"}
 
         # Removal: carol reads nothing posted afterwards.
+        # The removing commit never reaches her and the relay's "not found" alone deletes
+        # no keys (a hostile relay could say it of any group): she is told, and leaves.
         cove(a, "group", "remove", gid, "carol")
-        cove(c, "sync")
+        refused = cove(c, "sync")["detections"]
+        assert [d["kind"] for d in refused] == ["access_refused"]
+        assert refused[0]["text"].startswith("The relay says «" + canaries["group name"] + "» does")
         after = cove(a, "post", gid, t1, canaries.new("after removal"))["id"]
-        cove(c, "sync")
+        assert cove(c, "sync")["detections"] == []  # told once
         assert after not in [m["id"] for m in cove(c, "read", gid)]
+        assert next(g for g in cove(c, "groups"))["active"]
+        cove(c, "group", "leave", gid)
         assert not next(g for g in cove(c, "groups"))["active"]
         cove(b, "sync")
         assert by_id(cove(b, "read", gid, t1), after)["body"] == canaries["after removal"]
