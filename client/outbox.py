@@ -210,6 +210,7 @@ class Outbox:
             if not group.active:
                 raise NotAMember("you are no longer a member of this group")
             await Integrity().require_not_stranded(txn, group_id)
+            await Integrity().require_served(txn, group_id)
             entry = ApplicationEntry(
                 group_id, self.ctx.rng.random_bytes(16),
                 group.encrypt(record.encode(), authenticated_data(group)), record.id,

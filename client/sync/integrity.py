@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, ClassVar
 
-from cove.client.errors import NoPermission
+from cove.client.errors import NoPermission, NotAMember
 from cove.client.store import Txn
 from cove.client.store.records import StoreRecord
 from cove.protocol.relay_integrity import fork_check, peek
@@ -362,6 +362,13 @@ class Integrity:
             raise GroupStranded(
                 "you missed a change to this group, so what you send would be unreadable; "
                 "ask a moderator to remove and add you again"
+            )
+
+    async def require_served(self, txn: Txn, group_id: bytes) -> None:
+        if await self.is_refused(txn, group_id):
+            raise NotAMember(
+                "the relay no longer serves this group to you: you may no longer be a member "
+                "(leave it to delete its keys)"
             )
 
     async def is_refused(self, txn: Txn, group_id: bytes) -> bool:

@@ -331,7 +331,10 @@ class SyncRunner:
             known = await self.states.record(txn, entry.group_id)
             # A replayed Welcome: we are in the group, or it is older than where we left
             # (a member stranded by a missing commit takes a later one: she was re-added).
-            stranded = known is not None and await self.integrity.is_stranded(txn, entry.group_id)
+            stranded = known is not None and (
+                await self.integrity.is_stranded(txn, entry.group_id)
+                or await self.integrity.is_refused(txn, entry.group_id)
+            )
             if known is not None and (
                 (known.active and not stranded) or entry.commit_seq <= known.seq
             ):

@@ -88,15 +88,18 @@ def test_removed_member_names_groups_and_is_told(tmp_path: Path, relay: RelayPro
             tid = await a.new_thread(gid, "Pacing")
             await c.sync()
             await a.remove_member(gid, "cleo")
+            # The removing commit does not reach her; the relay's refusal alone deletes no
+            # keys (a hostile relay could forge it), but she is told and cannot post.
             report = await c.sync()
-            assert report.left == (gid,)
+            assert report.left == ()
+            assert [d.kind for d in report.detections] == ["access_refused"]
             # Naming the group she was removed from, or any other, works (no DecodeError).
             assert await c.resolve_group("Fatigue Fridays") == gid
             assert await c.resolve_group("Other group") == other
             assert [m.title for m in await c.threads(gid)] == ["Pacing"]
             (view,) = [g for g in await c.groups() if g.group_id == gid]
-            assert not view.active and view.name == "Fatigue Fridays"
-            with pytest.raises(NotAMember, match="no longer a member") as exc:
+            assert view.active and view.name == "Fatigue Fridays"
+            with pytest.raises(NotAMember, match="the relay no longer serves this group") as exc:
                 await c.post(gid, tid, "still here?")
             assert exc.value.exit_code == 5
             # Re-added, she joins again (the Welcome is not mistaken for a replay).
