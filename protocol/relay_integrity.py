@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cove.protocol.errors import CoveError
-from cove.protocol.mls.framing import MLSMessage, PrivateMessage, PublicMessage
-from cove.protocol.mls.group import Group
+from .errors import CoveError
+from .mls.framing import MLSMessage, PrivateMessage, PublicMessage
+from .mls.group import Group
 
 VERSION = 1
 FORK_LABEL = b"cove fork check"

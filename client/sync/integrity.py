@@ -152,6 +152,16 @@ class Watch(StoreRecord):
         self.added = "\n".join(f"{h} {t}" for h, t in added.items())
 
 
+@dataclass(slots=True)
+class UsedKeyPackage(StoreRecord):
+    """A one-time KeyPackage we joined with (its ref is the key): one served again is
+    reported."""
+
+    KIND: ClassVar[str] = "used_key_package"
+
+    at: Annotated[int, Int(0, I63)] = 0
+
+
 def digest(message: bytes) -> bytes:
     return hashlib.sha256(b"cove log entry\x00" + message).digest()[:_D]
 
@@ -391,8 +401,8 @@ class Integrity:
 
     # -- KeyPackages ------------------------------------------------------------------
 
-    async def key_package_used(self, txn: Txn, ref: bytes) -> None:
-        await txn.put(USED_KP, ref, b"\x01")
+    async def key_package_used(self, txn: Txn, ref: bytes, now: int = 0) -> None:
+        await txn.put(USED_KP, ref, UsedKeyPackage(now).pack())
 
     async def was_used(self, txn: Txn, ref: bytes) -> bool:
         return await txn.get(USED_KP, ref) is not None

@@ -360,7 +360,9 @@ class SyncRunner:
                     return False
                 if not last_resort:
                     await self.key_packages.used(txn, secrets.new_member)
-                    await self.integrity.key_package_used(txn, secrets.new_member)
+                    await self.integrity.key_package_used(
+                        txn, secrets.new_member, self.ctx.clock.now()
+                    )
                 meta = metadata(group)
                 peer = ""
                 if meta.kind == GroupKind.DIRECT:
