@@ -129,6 +129,7 @@ def test_members_through_the_cove_command(tmp_path: Path) -> None:
         assert refused[0]["text"].startswith("The relay says «" + canaries["group name"] + "» does")
         after = cove(a, "post", gid, t1, canaries.new("after removal"))["id"]
         assert cove(c, "sync")["detections"] == []  # told once
+        assert [d["kind"] for d in cove(c, "alerts")] == ["access_refused"]
         assert after not in [m["id"] for m in cove(c, "read", gid)]
         assert next(g for g in cove(c, "groups"))["active"]
         cove(c, "group", "leave", gid)

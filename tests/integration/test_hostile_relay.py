@@ -19,7 +19,7 @@ from cove.client import CoveClient, FixedClock, GroupStranded
 from cove.client.sync.integrity import JOIN_WAIT, TEXTS
 from cove.protocol.wire import envelopes as E
 from tests.support.hostile_proxy import HostileProxy
-from tests.support.relay_process import RelayProcess
+from tests.support.relay_process import RelayProcess, fake_private_message
 
 pytestmark = pytest.mark.integration
 
@@ -265,3 +265,43 @@ def test_withheld_welcome_and_a_used_key_package(tmp_path: Path, relay: RelayPro
         assert got == want  # b never joined g3 (used KeyPackage); c never got g4's Welcome
 
     run(tmp_path, relay, names("kp", 3), scenario)
+
+
+def test_listen_shows_a_detection(tmp_path: Path, relay: RelayProcess) -> None:
+    async def scenario(cs: list[CoveClient], ps: list[HostileProxy], gid: bytes) -> None:
+        b = cs[1]
+        ps[1].refuse = {gid.hex()}
+        seen: list[str] = []
+        stop = asyncio.Event()
+
+        def status(line: str) -> None:
+            seen.append(line)
+            if line.startswith("warning:"):
+                stop.set()
+
+        await b.listen(lambda g, v: None, stop, on_status=status)
+        assert seen[0] == "warning: " + text("access_refused")
+
+    run(tmp_path, relay, names("listen"), scenario)
+
+
+def test_own_post_replaced_is_reported(tmp_path: Path, relay: RelayProcess) -> None:
+    async def scenario(cs: list[CoveClient], ps: list[HostileProxy], gid: bytes) -> None:
+        a = cs[0]
+        thread = await a.new_thread(gid, "t")
+        await a.post(gid, thread, "mine")
+        (mine,) = [m.seq for m in await a.read(gid) if m.type == "post"]
+        other = fake_private_message(gid)
+        ps[0].pages = lambda g, page: E.MessagePage(
+            messages=tuple(
+                E.LoggedMessage(seq=m.seq, message=other, received_at=m.received_at)
+                if m.seq == mine else m
+                for m in page.messages
+            ),
+            next=page.next, more=page.more,
+        )  # fmt: skip
+        r = await a.sync()
+        assert kinds(r) == ["own_replaced"]
+        assert r.detections[0].text == text("own_replaced", a=mine)
+
+    run(tmp_path, relay, names("own"), scenario)
