@@ -12,9 +12,11 @@ from cove.client.outbox import Made, Outbox
 from cove.client.profile import SUITE, capabilities, group_config, validator
 from cove.client.records import GroupView, MemberView
 from cove.client.session import RelayError, client_error
+from cove.client.sync.integrity import UnusableKeyPackage
 from cove.client.sync.runner import SyncRunner
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
+from cove.protocol.errors import ValidationError
 from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION, GroupKind, GroupMetadata
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
@@ -178,9 +180,26 @@ class GroupOps:
             ]  # fmt: skip
             if not todo:
                 return None
-            return Made(group.add(todo, now=self.ctx.clock.now()), welcome_devices=tuple(devices))
+            try:
+                out = group.add(todo, now=self.ctx.clock.now())
+            except ValidationError as exc:
+                raise UnusableKeyPackage(
+                    f"the relay offered an invitation key for {', '.join(todo_handles)} that "
+                    f"cannot be used ({exc}); nobody was added"
+                ) from None
+            return Made(out, welcome_devices=tuple(devices))
 
-        if await self.outbox.commit(group_id, make):
+        try:
+            committed = await self.outbox.commit(group_id, make)
+        except UnusableKeyPackage:
+            async with self.ctx.store.transaction() as txn:
+                record = await self.states.record(txn, group_id)
+                await self.runner.integrity.report(
+                    txn, group_id, "stale_key_package", record.name if record else "",
+                    self.ctx.clock.now(), who=", ".join(todo_handles),
+                )  # fmt: skip
+            raise
+        if committed:
             async with self.ctx.store.transaction() as txn:
                 await self.runner.integrity.expect_join(
                     txn, group_id, todo_handles, self.ctx.clock.now()

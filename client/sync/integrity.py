@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, ClassVar
 
-from cove.client.errors import NoPermission, NotAMember
+from cove.client.errors import ClientError, NoPermission, NotAMember
 from cove.client.store import Txn
 from cove.client.store.records import StoreRecord
 from cove.protocol.relay_integrity import fork_check, peek
@@ -68,7 +68,13 @@ TEXTS = {
     "yours that was already used (the relay handed it out twice), so you could not join. "
     "Ask them to add you again.",
     "rejoined": "You are back in «{group}»: a member added you again.",
+    "stale_key_package": "The relay offered an invitation key for {who} that cannot be used "
+    "(expired or invalid), so nobody was added to «{group}». Try again later.",
 }
+
+
+class UnusableKeyPackage(ClientError):
+    """The relay offered a KeyPackage that fails validation (expired, or not valid)."""
 
 
 class GroupStranded(NoPermission):

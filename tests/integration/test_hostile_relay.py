@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cove.client import CoveClient, FixedClock, GroupStranded
-from cove.client.sync.integrity import JOIN_WAIT, TEXTS
+from cove.client.sync.integrity import JOIN_WAIT, TEXTS, UnusableKeyPackage
 from cove.protocol.wire import envelopes as E
 from tests.support.hostile_proxy import HostileProxy
-from tests.support.relay_process import RelayProcess, fake_private_message
+from tests.support.relay_process import RelayProcess, fake_private_message, make_key_package
 
 pytestmark = pytest.mark.integration
 
@@ -305,3 +306,33 @@ def test_own_post_replaced_is_reported(tmp_path: Path, relay: RelayProcess) -> N
         assert r.detections[0].text == text("own_replaced", a=mine)
 
     run(tmp_path, relay, names("own"), scenario)
+
+
+def test_stale_key_package_is_refused(tmp_path: Path, relay: RelayProcess) -> None:
+    async def scenario(cs: list[CoveClient], ps: list[HostileProxy], gid: bytes) -> None:
+        a, b = cs
+        acct = b.account
+        then = a.clock.now() - 400 * 86400
+        stale = make_key_package(
+            acct.handle,
+            Ed25519PrivateKey.from_private_bytes(acct.identity_private),
+            Ed25519PrivateKey.from_private_bytes(acct.device_private),
+            now=then,
+        )
+        ps[0].claims = lambda body: E.ClaimResponse(
+            account_id=body.account_id, identity_key=body.identity_key,
+            key_packages=tuple(
+                E.ClaimedKeyPackage(device_id=k.device_id, device_key=k.device_key,
+                                    key_package=stale, last_resort=k.last_resort)
+                for k in body.key_packages
+            ),
+        )  # fmt: skip
+        g2 = await a.create_group("circle")
+        with pytest.raises(UnusableKeyPackage, match=r"\[V-LEAF-005\].*nobody was added"):
+            await a.add_members(g2, [acct.handle])
+        (found,) = await a.detections(g2)
+        assert found.kind == "stale_key_package"
+        assert found.text == text("stale_key_package", who=acct.handle)
+        assert [m.handle for m in await a.members(g2)] == [a.account.handle]
+
+    run(tmp_path, relay, names("stale"), scenario)
