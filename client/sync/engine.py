@@ -38,6 +38,7 @@ class Received:
     sender_leaf: int
     sender_credential: bytes
     data: bytes
+    generation: int | None = None  # the sender's MLS application generation in ``epoch``
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +121,9 @@ def process_log(
 def _event(seq: int, result: ApplicationMessage | ProposalMessage | AppliedCommit) -> Event:
     if isinstance(result, ApplicationMessage):
         return Received(
-            seq, result.epoch, result.sender.leaf_index, result.sender.identity, result.data
-        )
+            seq, result.epoch, result.sender.leaf_index, result.sender.identity, result.data,
+            result.generation,
+        )  # fmt: skip
     if isinstance(result, AppliedCommit):
         return MembershipChanged(
             seq,

@@ -39,6 +39,7 @@ HOLES_KEPT = 32  # open holes per group
 HOLE_CHECKS = 20  # syncs a hole is fetched again before it is given up
 JOIN_WAIT = 3 * 86400  # a member added and silent this long: the Welcome went missing
 DETECTIONS_KEPT = 200  # per group
+GENERATIONS_KEPT = 16384  # (epoch, sender) pairs followed per group
 _D = 16  # digest length
 
 #: kind -> what a member is told (``{group}``, ``{a}``, ``{b}``, ``{who}`` filled in)
@@ -46,6 +47,8 @@ TEXTS = {
     "gap": "Messages {a}–{b} in «{group}» have not reached you: the relay skipped them. "
     "Cove keeps asking for them.",
     "late": "Message {a} in «{group}» arrived late; it is shown in its place.",
+    "sender_gap": "{n} message(s) from {who} in «{group}» never reached you: the relay "
+    "dropped them.",
     "reordered": "The relay sent messages of «{group}» out of order (position {a} after {b}); "
     "Cove read them in order.",
     "replayed": "The relay sent a message of «{group}» again (position {a}); Cove showed it once.",
@@ -109,7 +112,7 @@ class Detection(StoreRecord):
 @dataclass(slots=True)
 class Watch(StoreRecord):
     KIND: ClassVar[str] = "group_watch"
-    MAX_BYTES: ClassVar[int] = 1 << 20
+    MAX_BYTES: ClassVar[int] = 4 << 20
 
     group: Annotated[bytes, Bytes(1, 255)]
     digests: Annotated[bytes, Bytes(0, _D * DIGESTS_KEPT)] = b""
@@ -122,6 +125,16 @@ class Watch(StoreRecord):
     stranded: Annotated[bool, Bool()] = False
     refused: Annotated[bool, Bool()] = False
     fork_epoch: Annotated[int | None, Int(0, I63)] = None
+    #: highest application generation seen per (epoch, sender leaf): u64, u32, u32
+    generations: Annotated[bytes, Bytes(0, 16 * GENERATIONS_KEPT)] = b""
+
+    def generation_map(self) -> dict[tuple[int, int], int]:
+        return {(e, leaf): g for e, leaf, g in struct.iter_unpack(">QII", self.generations)}
+
+    def set_generations(self, gens: dict[tuple[int, int], int], epoch: int) -> None:
+        """Keep the current and the two previous epochs' (late messages open there)."""
+        keep = sorted((k, g) for k, g in gens.items() if k[0] + 2 >= epoch)[-GENERATIONS_KEPT:]
+        self.generations = b"".join(struct.pack(">QII", e, leaf, g) for (e, leaf), g in keep)
 
     def digest_set(self) -> list[bytes]:
         return [self.digests[i : i + _D] for i in range(0, len(self.digests), _D)]
@@ -166,6 +179,15 @@ class UsedKeyPackage(StoreRecord):
     KIND: ClassVar[str] = "used_key_package"
 
     at: Annotated[int, Int(0, I63)] = 0
+
+
+def _handle(identity: bytes) -> str:
+    from cove.protocol.identity import CoveIdentity
+
+    try:
+        return CoveIdentity.from_bytes(identity).handle
+    except Exception:
+        return "a member"
 
 
 def digest(message: bytes) -> bytes:
@@ -291,12 +313,28 @@ class Integrity:
     async def after(
         self, txn: Txn, group_id: bytes, name: str, group: object, quarantined: Sequence[bytes],
         senders: Sequence[str], now: int, found: list[DetectionView],
+        received: Sequence[tuple[int, int, int | None, int]] = (),
     ) -> None:  # fmt: skip
-        """Classify what could not be processed (fork, stranded); members seen."""
+        """Classify what could not be processed (fork, stranded); members seen; per-sender
+        generation gaps in ``received`` (epoch, sender leaf, generation, seq)."""
         from cove.protocol import Group
 
         assert isinstance(group, Group)
         w = await self.watch(txn, group_id)
+        gens = w.generation_map()
+        for epoch, leaf, generation, seq in received:
+            if generation is None:
+                continue
+            prev = gens.get((epoch, leaf), -1)
+            if generation > prev + 1 and not w.holes:  # an open hole already explains it
+                who = group.member(leaf).credential.identity if group.active else b""
+                found.append(await self.report(
+                    txn, group_id, "sender_gap", name, now, seq, n=generation - prev - 1,
+                    who=_handle(who),
+                ))  # fmt: skip
+            if generation > prev:
+                gens[(epoch, leaf)] = generation
+        w.set_generations(gens, group.epoch)
         if senders and w.added:
             added = w.added_map()
             for handle in senders:

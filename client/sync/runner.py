@@ -224,6 +224,8 @@ class SyncRunner:
                 txn, group_id, name, group,
                 [e.message for e in events if isinstance(e, Quarantined)],
                 senders, now, applied.detections,
+                [(e.epoch, e.sender_leaf, e.generation, e.seq) for e in events
+                 if isinstance(e, Received)],
             )  # fmt: skip
             for ev in events:
                 if isinstance(ev, Received):

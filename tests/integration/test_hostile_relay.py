@@ -336,3 +336,29 @@ def test_stale_key_package_is_refused(tmp_path: Path, relay: RelayProcess) -> No
         assert [m.handle for m in await a.members(g2)] == [a.account.handle]
 
     run(tmp_path, relay, names("stale"), scenario)
+
+
+def test_drop_with_renumbering_is_a_per_sender_gap(tmp_path: Path, relay: RelayProcess) -> None:
+    async def scenario(cs: list[CoveClient], ps: list[HostileProxy], gid: bytes) -> None:
+        a, b = cs
+        thread = await a.new_thread(gid, "t")
+        await b.sync()
+        for i in range(3):
+            await a.post(gid, thread, f"p{i}")
+        dropped = max(m.seq or 0 for m in await a.read(gid)) - 1
+
+        def renumber(g: str, page: E.MessagePage) -> E.MessagePage:
+            kept = tuple(
+                E.LoggedMessage(seq=m.seq - (m.seq > dropped), message=m.message,
+                                received_at=m.received_at)
+                for m in page.messages if m.seq != dropped
+            )  # fmt: skip
+            return E.MessagePage(messages=kept, next=page.next - 1, more=page.more)
+
+        ps[1].pages = renumber
+        r = await b.sync()
+        assert kinds(r) == ["sender_gap"]
+        assert r.detections[0].text == text("sender_gap", n=1, who=a.account.handle)
+        assert await posts(b, gid) == ["p0", "p2"]
+
+    run(tmp_path, relay, names("renum"), scenario)
