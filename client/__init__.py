@@ -28,6 +28,7 @@ from cove.client.errors import (
 )
 from cove.client.records import GroupView, MemberView, MessageView
 from cove.client.service import CoveClient
+from cove.client.sync.integrity import DetectionView, GroupStranded
 from cove.client.sync.runner import Applied, SyncReport
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "ClientError",
     "Clock",
     "CoveClient",
+    "DetectionView",
     "FixedClock",
+    "GroupStranded",
     "GroupView",
     "KeyChanged",
     "MemberView",

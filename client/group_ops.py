@@ -13,9 +13,11 @@ from cove.client.outbox import Made, Outbox
 from cove.client.profile import SUITE, capabilities, group_config, validator
 from cove.client.records import GroupView, MemberView
 from cove.client.session import RelayError, client_error
+from cove.client.sync.integrity import UnusableKeyPackage
 from cove.client.sync.runner import SyncRunner
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
+from cove.protocol.errors import ValidationError
 from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION, GroupKind, GroupMetadata
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
@@ -195,9 +197,28 @@ class GroupOps:
                 out = group.add(todo, now=self.ctx.clock.now())
             except PolicyRefused as exc:  # e.g. a banned identity, or we may not add
                 raise Refused(exc.decision) from None
+            except ValidationError as exc:
+                raise UnusableKeyPackage(
+                    f"the relay offered an invitation key for {', '.join(todo_handles)} that "
+                    f"cannot be used ({exc}); nobody was added"
+                ) from None
             return Made(out, welcome_devices=tuple(devices))
 
-        await self.outbox.commit(group_id, make)
+        try:
+            committed = await self.outbox.commit(group_id, make)
+        except UnusableKeyPackage:
+            async with self.ctx.store.transaction() as txn:
+                record = await self.states.record(txn, group_id)
+                await self.runner.integrity.report(
+                    txn, group_id, "stale_key_package", record.name if record else "",
+                    self.ctx.clock.now(), who=", ".join(todo_handles),
+                )  # fmt: skip
+            raise
+        if committed:
+            async with self.ctx.store.transaction() as txn:
+                await self.runner.integrity.expect_join(
+                    txn, group_id, todo_handles, self.ctx.clock.now()
+                )
         return todo_handles
 
     async def remove(self, group_id: bytes, handle: str) -> None:
@@ -211,7 +232,11 @@ class GroupOps:
                 m.leaf_index for m in group.members()
                 if CoveIdentity.from_credential(m.credential).handle == handle
             ]  # fmt: skip
-            return Made(group.remove(leaves), remove=account_ids) if leaves else None
+            return (
+                Made(group.remove(leaves, now=self.ctx.clock.now()), remove=account_ids)
+                if leaves
+                else None
+            )
 
         await self.outbox.commit(group_id, make)
 
@@ -232,14 +257,17 @@ class GroupOps:
         async with self.ctx.store.transaction() as txn:
             record, group = await self.states.load(txn, group_id)
             self.states.keep(record, group)
-        if group.active and len(group.members()) > 1:
-            await self.outbox.post_handshake(group_id, lambda g: g.leave())
-        await self.ctx.session.request("leave_group", path={"group_id": group_id.hex()})
+        async with self.ctx.store.transaction() as txn:
+            refused = await self.runner.integrity.is_refused(txn, group_id)
+        if not refused:  # the relay serves the group: tell the others, then leave its table
+            if group.active and len(group.members()) > 1:
+                await self.outbox.post_handshake(group_id, lambda g: g.leave())
+            await self.ctx.session.request("leave_group", path={"group_id": group_id.hex()})
         await self.runner.forget(group_id)
 
     async def update_keys(self, group_id: bytes) -> None:
         """A self-update commit: fresh keys on our whole path (post-compromise security)."""
-        await self.outbox.commit(group_id, lambda g: Made(g.update()))
+        await self.outbox.commit(group_id, lambda g: Made(g.update(now=self.ctx.clock.now())))
 
     async def rename(self, group_id: bytes, name: str, description: str | None = None) -> None:
         """A new name (and description; None keeps the current one)."""
@@ -257,7 +285,10 @@ class GroupOps:
                 e for e in group.extensions if e.extension_type != GROUP_METADATA_EXTENSION
             )
             try:
-                out = group.commit([Proposal(GroupContextExtensions((*others, new.extension())))])
+                out = group.commit(
+                    [Proposal(GroupContextExtensions((*others, new.extension())))],
+                    now=self.ctx.clock.now(),
+                )
             except PolicyRefused as exc:
                 raise Refused(exc.decision) from None
             return Made(out)

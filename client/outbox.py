@@ -32,9 +32,11 @@ from cove.client.messages import MessageStore
 from cove.client.session import RelayError, client_error
 from cove.client.store import Txn
 from cove.client.store.records import StoreRecord, unpack_union
+from cove.client.sync.integrity import Integrity
 from cove.client.trust import Trust
 from cove.protocol import Group
 from cove.protocol.app import AppRecord
+from cove.protocol.relay_integrity import authenticated_data
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.codes import ErrorCode
 from cove.protocol.wire.schema import Bytes, Int, ListOf
@@ -209,9 +211,12 @@ class Outbox:
             if not group.active:
                 raise NotAMember("you are no longer a member of this group")
             await check_outgoing(txn, self.messages, group_id, group, record)
+            await Integrity().require_not_stranded(txn, group_id)
+            await Integrity().require_served(txn, group_id)
             entry = ApplicationEntry(
-                group_id, self.ctx.rng.random_bytes(16), group.encrypt(record.encode()), record.id
-            )
+                group_id, self.ctx.rng.random_bytes(16),
+                group.encrypt(record.encode(), authenticated_data(group)), record.id,
+            )  # fmt: skip
             await self.states.save(txn, grec, group)
             await txn.put(OUTBOX, entry.key, entry.pack())
             await self.messages.keep(
@@ -249,6 +254,7 @@ class Outbox:
                 await txn.delete(OUTBOX, entry.key)
                 return True
             record.add_own(answer.seq)
+            await Integrity().own_posted(txn, entry.group, answer.seq, entry.message)
             if isinstance(entry, CommitEntry):
                 record.handshake = max(record.handshake, answer.seq)
                 record.last_update = self.ctx.clock.now()

@@ -42,6 +42,7 @@ from cove.client.outbox import Outbox
 from cove.client.records import GroupView, MemberView, MessageView
 from cove.client.session import RelaySession
 from cove.client.store import KdfParams, Store
+from cove.client.sync.integrity import DetectionView
 from cove.client.sync.listen import OnMessage, OnStatus, OnSync
 from cove.client.sync.listen import listen as listen_loop
 from cove.client.sync.runner import Applied, SyncReport, SyncRunner
@@ -372,6 +373,12 @@ class CoveClient:
     async def apply_entries(self, group_id: bytes, entries: Sequence[tuple[int, bytes]]) -> Applied:
         """Process log entries of one group (as fetched or pushed); returns what they held."""
         return await self.runner.apply_entries(group_id, entries)
+
+    async def detections(self, group_id: bytes | None = None) -> list[DetectionView]:
+        """What Cove noticed the relay doing wrong (all groups, or one), oldest first:
+        each a kind and a sentence to show (``docs/client/guide.md``)."""
+        async with self.store.transaction() as txn:
+            return await self.runner.integrity.detections(txn, group_id)
 
     async def quarantined(self, group_id: bytes) -> list[dict[str, Any]]:
         async with self.store.transaction() as txn:

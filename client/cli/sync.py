@@ -10,6 +10,20 @@ from cove.client.cli.output import Output, message_doc, message_text
 from cove.client.cli.registry import command
 from cove.client.records import MessageView
 from cove.client.service import CoveClient
+from cove.client.sync.integrity import DetectionView
+
+
+def detection_doc(d: DetectionView) -> dict[str, object]:
+    return {"group": d.group_id.hex(), "kind": d.kind, "text": d.text, "seq": d.seq, "at": d.at}
+
+
+@command("alerts", "what Cove noticed the relay doing wrong (missing, replayed, forked messages)")
+async def alerts(c: CoveClient, args: Namespace, out: Output) -> None:
+    found = await c.detections()
+    out.emit(
+        [detection_doc(d) for d in found],
+        "\n".join(d.text for d in found) or "nothing: the relay has behaved",
+    )
 
 
 @command("sync", "fetch and process everything: invitations, messages, key updates")
@@ -30,11 +44,13 @@ async def sync(c: CoveClient, args: Namespace, out: Output) -> None:
     for ev in r.events:
         g = views.get(ev.group or b"")
         lines.append(f"* in «{g.name or g.peer}»: {ev.body}" if g else f"* {ev.body}")
+    lines += [f"warning: {d.text}" for d in r.detections]
     out.emit(
         {"groups": r.groups, "received": r.received, "joined": r.joined,
          "quarantined": r.quarantined, "commits": r.commits, "left": left,
          "events": [{"group": (e.group or b"").hex(), "kind": e.title, "text": e.body}
-                    for e in r.events]},
+                    for e in r.events],
+         "detections": [detection_doc(d) for d in r.detections]},
         "\n".join(lines),
     )  # fmt: skip
 

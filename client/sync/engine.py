@@ -21,7 +21,7 @@ transaction. Rules (design.md §5):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 
 from cove.client.features import moderation
@@ -40,6 +40,7 @@ class Received:
     sender_leaf: int
     sender_credential: bytes
     data: bytes
+    generation: int | None = None  # the sender's MLS application generation in ``epoch``
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +96,21 @@ def is_handshake(message: bytes) -> bool:
         return False
 
 
-def process_log(group: Group, cursor: Cursor, entries: Iterable[tuple[int, bytes]]) -> list[Event]:
-    """Process ``(seq, message)`` entries in order; updates ``group`` and ``cursor``."""
+def process_log(
+    group: Group,
+    cursor: Cursor,
+    entries: Iterable[tuple[int, bytes]],
+    *,
+    now: int | None = None,
+    fill: Collection[int] = (),
+) -> list[Event]:
+    """Process ``(seq, message)`` entries in order; updates ``group`` and ``cursor``.
+    ``now`` is passed to ``Group.process`` (lifetimes of added KeyPackages); ``fill``
+    names entries at or below the cursor to process all the same (positions the relay
+    skipped and delivers late, :mod:`cove.client.sync.integrity`)."""
     events: list[Event] = []
     for seq, message in entries:
-        if seq <= cursor.seq:
+        if seq <= cursor.seq and seq not in fill:
             continue
         handshake = is_handshake(message)
         if seq in cursor.own:
@@ -109,7 +120,7 @@ def process_log(group: Group, cursor: Cursor, entries: Iterable[tuple[int, bytes
         else:
             prev = moderation.before(group) if handshake else None
             try:
-                result = group.process(message)
+                result = group.process(message, now=now)
             except PolicyRefused as exc:
                 events.append(Refused(seq, exc))
             except CoveError as exc:
@@ -120,17 +131,18 @@ def process_log(group: Group, cursor: Cursor, entries: Iterable[tuple[int, bytes
                     who = moderation.handle_of(event.committer_credential)
                     event = replace(event, notes=tuple(moderation.describe(prev, group, who)))
                 events.append(event)
-        cursor.seq = seq
+        cursor.seq = max(cursor.seq, seq)
         if handshake:
-            cursor.handshake = seq
+            cursor.handshake = max(cursor.handshake, seq)
     return events
 
 
 def _event(seq: int, result: ApplicationMessage | ProposalMessage | AppliedCommit) -> Event:
     if isinstance(result, ApplicationMessage):
         return Received(
-            seq, result.epoch, result.sender.leaf_index, result.sender.identity, result.data
-        )
+            seq, result.epoch, result.sender.leaf_index, result.sender.identity, result.data,
+            result.generation,
+        )  # fmt: skip
     if isinstance(result, AppliedCommit):
         return MembershipChanged(
             seq,

@@ -58,9 +58,16 @@ async def listen(
     on_sync: OnSync | None = None,
 ) -> None:
     delay = 1
+
+    async def sync() -> None:
+        report = await runner.sync()
+        for d in report.detections:
+            await _call(on_status, f"warning: {d.text}")
+        await _call(on_sync, report)
+
     while not stop.is_set():
         try:
-            await _call(on_sync, await runner.sync())
+            await sync()
             async with ctx.store.transaction() as txn:
                 records = [r for r in await states.all(txn) if r.active]
             subscribe = E.Subscribe(
@@ -79,12 +86,17 @@ async def listen(
                         )
                         for view in applied.messages:
                             await _call(on_message, event.group_id, view)
+                        for d in applied.detections:
+                            await _call(on_status, f"warning: {d.text}")
                         pushed = SyncReport(
-                            groups=1, received=applied.received, quarantined=applied.quarantined
+                            groups=1,
+                            received=applied.received,
+                            quarantined=applied.quarantined,
+                            detections=tuple(applied.detections),
                         )
                         await _call(on_sync, pushed)
                     elif event.kind in ("behind", "welcome", "removed"):
-                        await _call(on_sync, await runner.sync())
+                        await sync()
             if stop.is_set():
                 return
             await _call(on_status, "the relay closed the connection; reconnecting")

@@ -37,6 +37,7 @@ from cove.client.sync.engine import (
     Refused,
     process_log,
 )
+from cove.client.sync.integrity import DetectionView, Integrity
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
 from cove.protocol.app import UnknownRecordType, UnsupportedAppVersion
@@ -67,6 +68,8 @@ class SyncReport:
     left: tuple[bytes, ...] = ()
     #: refusals and changes (membership, roles, name) seen in this sync, as events
     events: tuple[MessageView, ...] = ()
+    #: what this sync noticed about the relay (cove.client.sync.integrity)
+    detections: tuple[DetectionView, ...] = ()
 
 
 @dataclass(slots=True)
@@ -81,6 +84,7 @@ class Applied:
     events: list[MessageView] = field(default_factory=list)
     #: a commit was applied (the relay's member table is then cross-checked)
     commits: int = 0
+    detections: list[DetectionView] = field(default_factory=list)
 
 
 class SyncRunner:
@@ -100,6 +104,8 @@ class SyncRunner:
         self.outbox: Outbox | None = None  # set by the facade (the outbox syncs through us)
         #: Welcomes the group's policy refused (shown by the next sync report)
         self.refused_welcomes: list[MessageView] = []
+        self.integrity = Integrity()
+        self.found: list[DetectionView] = []  # detections outside a group's log (joins)
 
     def _outbox(self) -> Outbox:
         assert self.outbox is not None
@@ -108,9 +114,11 @@ class SyncRunner:
     async def sync(self) -> SyncReport:
         """Fetch and process everything: Welcomes, every group's log, the outbox."""
         resent = await self._outbox().flush()
+        self.found = []
         joined = await self.process_inbox()
         seen: list[MessageView] = list(self.refused_welcomes)
         self.refused_welcomes.clear()
+        found = self.found
         async with self.ctx.store.transaction() as txn:
             ids = [r.group_id for r in await self.states.all(txn) if r.active]
         received = quarantined = 0
@@ -125,6 +133,7 @@ class SyncRunner:
             received += applied.received
             quarantined += applied.quarantined
             seen += applied.events
+            found += applied.detections
             if applied.removed:
                 left.append(group_id)
         commits = 0
@@ -133,8 +142,22 @@ class SyncRunner:
                 commits += await self.maintain(group_id)
         with contextlib.suppress(ClientError):
             await self.key_packages.replenish()
+        async with self.ctx.store.transaction() as txn:
+            for r in await self.states.all(txn):
+                if r.active:
+                    await self.integrity.overdue(
+                        txn, r.group_id, r.name or r.peer, self.ctx.clock.now(), found
+                    )
         return SyncReport(
-            len(ids), received, joined, quarantined, commits, resent, tuple(left), tuple(seen)
+            len(ids),
+            received,
+            joined,
+            quarantined,
+            commits,
+            resent,
+            tuple(left),
+            tuple(seen),
+            tuple(found),
         )
 
     async def sync_group(self, group_id: bytes) -> Applied:
@@ -158,15 +181,20 @@ class SyncRunner:
             except RelayError as exc:
                 if exc.code != ErrorCode.NOT_FOUND:
                     raise client_error(exc) from None
-                # The relay no longer lets us read this group: we were removed (the
-                # removal commit is not delivered to the removed). Forget its secrets;
-                # the messages we already read stay readable here.
-                await self.forget(group_id)
-                total.removed = True
+                # The relay no longer lets us read this group. Only a validated MLS
+                # removal or our own leave deletes keys: a relay's word is not enough.
+                async with self.ctx.store.transaction() as txn:
+                    await self.integrity.refused(
+                        txn, group_id, record.name or record.peer, self.ctx.clock.now(),
+                        total.detections,
+                    )  # fmt: skip
                 return total
+            async with self.ctx.store.transaction() as txn:
+                await self.integrity.served(txn, group_id)
             applied = await self.apply_entries(
                 group_id, [(m.seq, m.message) for m in page.messages]
             )
+            total.detections += applied.detections
             total.received += applied.received
             total.quarantined += applied.quarantined
             total.messages += applied.messages
@@ -176,9 +204,28 @@ class SyncRunner:
                 total.removed = True
                 return total
             if not page.more:
+                await self.fetch_holes(group_id, total)
                 if total.commits:
                     total.events += await cross_check(self.ctx, self.states, group_id)
                 return total
+
+    async def fetch_holes(self, group_id: bytes, total: Applied) -> None:
+        """Ask again for positions the relay skipped (and the entry after each)."""
+        async with self.ctx.store.transaction() as txn:
+            holes = await self.integrity.open_holes(txn, group_id)
+        for start, end in holes:
+            page = await self.ctx.session.call(
+                "fetch_messages",
+                path={"group_id": group_id.hex()},
+                query={"after": str(start - 1), "limit": str(min(end - start + 2, PAGE))},
+            )
+            applied = await self.apply_entries(
+                group_id, [(m.seq, m.message) for m in page.messages]
+            )
+            total.received += applied.received
+            total.quarantined += applied.quarantined
+            total.messages += applied.messages
+            total.detections += applied.detections
 
     async def forget(self, group_id: bytes) -> None:
         """We are out of the group: drop its MLS state (every secret) and outbox."""
@@ -204,9 +251,28 @@ class SyncRunner:
                 applied.messages.append(moderation.legacy_view(group_id, str(exc)))
                 return applied
             cursor = record.cursor()
-            events = process_log(group, cursor, entries)
-            record.set_cursor(cursor)
             now = self.ctx.clock.now()
+            name = record.name or record.peer
+            screened = await self.integrity.screen(
+                txn, group_id, name, cursor.seq, cursor.own, entries, now, applied.detections
+            )
+            events = process_log(group, cursor, screened.entries, now=now, fill=screened.fill)
+            cursor.seq = max(cursor.seq, screened.last)
+            record.set_cursor(cursor)
+            senders = [
+                CoveIdentity.from_bytes(e.sender_credential).handle
+                for e in events if isinstance(e, Received)
+            ] + [
+                CoveIdentity.from_bytes(e.committer_credential).handle
+                for e in events if isinstance(e, MembershipChanged)
+            ]  # fmt: skip
+            await self.integrity.after(
+                txn, group_id, name, group,
+                [e.message for e in events if isinstance(e, Quarantined)],
+                senders, now, applied.detections,
+                [(e.epoch, e.sender_leaf, e.generation, e.seq) for e in events
+                 if isinstance(e, Received)],
+            )  # fmt: skip
             for ev in events:
                 if isinstance(ev, Received):
                     await self._receive(txn, group_id, group, ev, now, applied)
@@ -344,12 +410,24 @@ class SyncRunner:
             return False
         async with self.ctx.store.transaction() as txn:
             known = await self.states.record(txn, entry.group_id)
-            # A replayed Welcome: we are in the group, or it is older than where we left.
-            if known is not None and (known.active or entry.commit_seq <= known.seq):
+            # A replayed Welcome: we are in the group, or it is older than where we left
+            # (a member stranded by a missing commit takes a later one: she was re-added).
+            stranded = known is not None and (
+                await self.integrity.is_stranded(txn, entry.group_id)
+                or await self.integrity.is_refused(txn, entry.group_id)
+            )
+            if known is not None and (
+                (known.active and not stranded) or entry.commit_seq <= known.seq
+            ):
                 return False
             for secrets in welcome.secrets:
                 found = await self.key_packages.find(txn, secrets.new_member)
                 if found is None:
+                    if await self.integrity.was_used(txn, secrets.new_member):
+                        self.found.append(await self.integrity.report(
+                            txn, entry.group_id, "key_package_reused", "", self.ctx.clock.now(),
+                            entry.commit_seq,
+                        ))  # fmt: skip
                     continue
                 bundle, last_resort = found
                 try:
@@ -366,6 +444,9 @@ class SyncRunner:
                     return False
                 if not last_resort:
                     await self.key_packages.used(txn, secrets.new_member)
+                    await self.integrity.key_package_used(
+                        txn, secrets.new_member, self.ctx.clock.now()
+                    )
                 meta = metadata(group)
                 peer = ""
                 if meta.kind == GroupKind.DIRECT:
@@ -375,9 +456,16 @@ class SyncRunner:
                     group.group_id, entry.commit_seq, entry.commit_seq, kind=meta.kind, peer=peer,
                     last_update=self.ctx.clock.now(),
                     state_version=known.state_version if known else 0,
+                    # a first self-update: fresh keys for the KeyPackage's (that sat on
+                    # the relay), and the adder's sign that the Welcome arrived
+                    needs_update=True,
                 )  # fmt: skip
                 await self.trust.observe(txn, [m.credential.identity for m in group.members()])
                 await self.states.save(txn, record, group)
+                if stranded:
+                    await self.integrity.rejoined(
+                        txn, entry.group_id, meta.name or peer, self.ctx.clock.now(), self.found
+                    )
                 return True
         return False
 
@@ -390,10 +478,11 @@ class SyncRunner:
                 return 0
             record, group = await self.states.load(txn, group_id)
             self.states.keep(record, group)
+        now = self.ctx.clock.now()
         if group.pending_proposals:
             with contextlib.suppress(ClientError):
                 if await self._outbox().commit(
-                    group_id, lambda g: Made(g.commit()) if g.pending_proposals else None
+                    group_id, lambda g: Made(g.commit([], now=now)) if g.pending_proposals else None
                 ):
                     return 1
         return await self.maybe_self_update(group_id)
@@ -415,6 +504,7 @@ class SyncRunner:
         if not due or not group.active or len(group.members()) < 2:
             return 0
         with contextlib.suppress(ClientError):
-            await self._outbox().commit(group_id, lambda g: Made(g.update()))
+            now = self.ctx.clock.now()
+            await self._outbox().commit(group_id, lambda g: Made(g.update(now=now)))
             return 1
         return 0

@@ -122,11 +122,18 @@ def test_members_through_the_cove_command(tmp_path: Path) -> None:
         assert {m["handle"] for m in members} == {"alice", "bob", "carol"}
 
         # Removal: carol reads nothing posted afterwards.
+        # The removing commit never reaches her and the relay's "not found" alone deletes
+        # no keys (a hostile relay could say it of any group): she is told, and leaves.
         cove(a, "group", "remove", gid, "carol")
-        cove(c, "sync")
+        refused = cove(c, "sync")["detections"]
+        assert [d["kind"] for d in refused] == ["access_refused"]
+        assert refused[0]["text"].startswith("The relay says «" + canaries["group name"] + "» does")
         after = cove(a, "post", gid, t1, canaries.new("after removal"))["id"]
-        cove(c, "sync")
+        assert cove(c, "sync")["detections"] == []  # told once
+        assert [d["kind"] for d in cove(c, "alerts")] == ["access_refused"]
         assert after not in [m["id"] for m in cove(c, "read", gid)]
+        assert next(g for g in cove(c, "groups"))["active"]
+        cove(c, "group", "leave", gid)
         assert not next(g for g in cove(c, "groups"))["active"]
         cove(b, "sync")
         assert by_id(cove(b, "read", gid, t1), after)["body"] == canaries["after removal"]
@@ -197,8 +204,11 @@ async def _api_scenario(tmp_path: Path, url: str) -> None:
         # other gets a conflict, syncs and retries.
         await a.set_role(gid, "bob", "moderator")
         await asyncio.gather(a.add_members(gid, ["dave"]), b.add_members(gid, ["erin"]))
-        for cl in (a, b, c, d, e):
-            await cl.sync()
+        # Two rounds: a joiner commits a first self-update when it joins (the adder's
+        # sign that its Welcome arrived), which the others then process.
+        for _ in range(2):
+            for cl in (a, b, c, d, e):
+                await cl.sync()
         groups = {}
         for name, cl in clients.items():
             (g,) = [g for g in await cl.groups() if g.group_id == gid]

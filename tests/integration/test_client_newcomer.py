@@ -193,13 +193,17 @@ def test_a_removed_member_can_still_name_any_group(tmp_path: Path, relay: RelayP
             await a.new_thread(gid, "Pacing")
             await c.sync()
             await a.remove_member(gid, "cleo")
-            await c.sync()
+            # The removing commit does not reach her; the relay's refusal alone deletes no
+            # keys (a hostile relay could forge it), but she is told (cove.client.sync.integrity).
+            report = await c.sync()
+            assert report.left == ()
+            assert [d.kind for d in report.detections] == ["access_refused"]
             assert await c.resolve_group("Fatigue Fridays") == gid
             assert await c.resolve_group("Other group") == other
             assert await c.resolve_group(other.hex()[:8]) == other
             assert [m.title for m in await c.threads(gid)] == ["Pacing"]
             (view,) = [g for g in await c.groups() if g.group_id == gid]
-            assert not view.active and view.name == "Fatigue Fridays"
+            assert view.active and view.name == "Fatigue Fridays"
         finally:
             await a.close()
             await c.close()
@@ -228,11 +232,13 @@ def test_a_removed_member_is_told_and_may_not_post(
     cleo.doc("sync")
     with_client(a_home, lambda a: a.remove_member(gid, "cleo2"))
     code, out, err = cleo("sync", as_json=False)
-    # Who removed her is not known here: the relay delivers no removal commit to the removed.
-    check("told", code == 0 and "you were removed from «Told»" in out, (code, out, err))
+    # Who removed her is not known here: the relay delivers no removal commit to the removed,
+    # and a relay's refusal alone deletes no keys (a hostile relay could forge it).
+    told = "The relay says «Told» does not exist or you are not in it"
+    check("told", code == 0 and told in out, (code, out, err))
     code, out, err = cleo("post", gid.hex(), tid.hex(), "still here?", as_json=False)
     check("exit 5 (not allowed)", code == 5, (code, err))
-    check("says why", "no longer a member" in err, err)
+    check("says why", "the relay no longer serves this group" in err, err)
     check.done()
 
 

@@ -25,7 +25,7 @@ from ..group_context import GroupContext
 from ..joining import external_init_receiver
 from ..key_schedule import epoch_secrets
 from ..leaf_node import LeafNodeSource
-from ..message_protection import unprotect_private, unprotect_public
+from ..message_protection import decrypt_sender_data, unprotect_private, unprotect_public
 from ..proposal_list import ProposalInfo, apply_proposals, path_required, validate_proposal_list
 from ..transcript import confirmed_transcript_hash, interim_transcript_hash, verify_confirmation_tag
 from ..tree_math import LeafIndex
@@ -89,6 +89,7 @@ def process(g: Group, message: bytes | MLSMessage, now: int | None) -> Processed
             member_at(ep.tree, content.sender.index),
             content.authenticated_data,
             g.epoch,
+            _generation(g, body, ep.secrets.sender_data_secret),
         )
     if content.content_type == ContentType.PROPOSAL:
         if content.sender.sender_type != SenderType.MEMBER:
@@ -133,7 +134,16 @@ def _process_past_application(g: Group, body: PrivateMessage) -> ApplicationMess
         member_at(tree, auth.content.sender.index),
         auth.content.authenticated_data,
         body.epoch,
+        _generation(g, body, past.sender_data_secret),
     )
+
+
+def _generation(g: Group, body: PublicMessage | PrivateMessage, secret: bytes) -> int | None:
+    """The generation in a PrivateMessage's sender data (already opened once: this
+    second, small AEAD opening keeps ``unprotect_private``'s result unchanged)."""
+    if not isinstance(body, PrivateMessage):
+        return None
+    return decrypt_sender_data(g._suite, body, secret).generation
 
 
 def _process_commit(g: Group, auth: AuthenticatedContent, now: int | None) -> AppliedCommit:

@@ -43,6 +43,9 @@ class ApplicationMessage:
     sender: Member
     authenticated_data: bytes
     epoch: int
+    #: the sender's application generation in ``epoch`` (PrivateMessage; RFC 9420 §6.3.2):
+    #: receivers use it to notice messages the relay dropped (relay-integrity.md)
+    generation: int | None = None
 
     def __repr__(self) -> str:
         # The data is a member's plaintext: never in a repr (or a log line).
