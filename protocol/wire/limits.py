@@ -97,6 +97,11 @@ IDEMPOTENCY_KEY_MIN: Final = 16
 IDEMPOTENCY_KEY_MAX: Final = 32
 #: Handles: 3 to 32 of ``a-z 0-9 . _ -``, starting with a letter or digit.
 HANDLE_PATTERN: Final = r"[a-z0-9][a-z0-9._-]{2,31}"
+#: ``HANDLE_PATTERN`` in words, for help texts and errors.
+HANDLE_RULE: Final = (
+    "3 to 32 characters: lowercase letters a-z, digits, '.', '_' and '-', "
+    "starting with a letter or digit"
+)
 #: Invite codes as printed by ``cove-relay invite create``.
 INVITE_CODE_MAX: Final = 64
 #: Largest sequence number or cursor accepted (SQLite INTEGER is signed 64-bit).
@@ -106,6 +111,7 @@ __all__ = [
     "GROUP_ID_MAX",
     "GROUP_ID_MIN",
     "HANDLE_PATTERN",
+    "HANDLE_RULE",
     "IDEMPOTENCY_KEY_MAX",
     "IDEMPOTENCY_KEY_MIN",
     "ID_LEN",
