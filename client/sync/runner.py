@@ -166,6 +166,7 @@ class SyncRunner:
             cursor = record.cursor()
             events = process_log(group, cursor, entries)
             record.set_cursor(cursor)
+            await self.messages.prefetch(txn, [e.data for e in events if isinstance(e, Received)])
             now = self.ctx.clock.now()
             for ev in events:
                 if isinstance(ev, Received):
