@@ -214,8 +214,10 @@ def client_rows(rounds: int, posts: int, count: int) -> None:
         root = Path(tmp)
         limits = {"requests_per_account": 10_000_000, "unauth_per_address": 10_000_000,
                   "kp_claims_per_requester": 10_000_000}  # fmt: skip
-        with RelayProcess.start(root / "relay", registration="open", limits=limits) as relay:
-            for i in range(rounds):
+        for i in range(rounds):  # a fresh relay per round: the benches reuse handles
+            with RelayProcess.start(
+                root / f"relay{i}", registration="open", limits=limits
+            ) as relay:
                 median, tail = asyncio.run(bench_client.latency(root / f"l{i}", relay.url, posts))
                 lat.append(median)
                 p99.append(tail)
