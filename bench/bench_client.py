@@ -34,7 +34,8 @@ from tests.support.relay_process import RelayProcess
 BODY = "x" * 1024
 
 
-async def latency(root: Path, url: str, posts: int) -> None:
+async def latency(root: Path, url: str, posts: int) -> tuple[float, float]:
+    """Prints the figures; returns (median, p99) in seconds."""
     sender = await CoveClient.init(root / "sender", "pw", url, "sender", None)
     receivers = [
         await CoveClient.init(root / f"r{i}", "pw", url, f"r{i:02d}", None) for i in range(10)
@@ -77,9 +78,11 @@ async def latency(root: Path, url: str, posts: int) -> None:
     )
     for c in (sender, *receivers):
         await c.close()
+    return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
 
 
-async def catch_up(root: Path, url: str, count: int) -> None:
+async def catch_up(root: Path, url: str, count: int) -> float:
+    """Prints the figures; returns messages/s."""
     alice = await CoveClient.init(root / "alice", "pw", url, "alice", None)
     bob = await CoveClient.init(root / "bob", "pw", url, "bob", None)
     gid = await alice.create_group("catch-up")
@@ -116,6 +119,7 @@ async def catch_up(root: Path, url: str, count: int) -> None:
     )
     await alice.close()
     await bob.close()
+    return count / t_sync
 
 
 async def main_async(root: Path, url: str, posts: int, count: int) -> None:

@@ -11,6 +11,8 @@
 See ``docs/architecture.md`` for the layout behind the facade.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from cove.client.clock import Clock, FixedClock, SystemClock
 from cove.client.errors import (
     ClientError,
@@ -27,9 +29,33 @@ from cove.client.errors import (
     WrongPassphraseError,
 )
 from cove.client.records import GroupView, MemberView, MessageView
-from cove.client.service import CoveClient
-from cove.client.sync.integrity import DetectionView, GroupStranded
-from cove.client.sync.runner import Applied, SyncReport
+
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
+    from cove.client.sync.integrity import DetectionView, GroupStranded
+    from cove.client.sync.runner import Applied, SyncReport
+
+# Loaded on first use (PEP 562): the CLI imports this package, and ``cove --help``
+# must not load aiohttp and all of MLS. ``from cove.client import CoveClient`` works.
+_LAZY = {
+    "CoveClient": "cove.client.service",
+    "Applied": "cove.client.sync.runner",
+    "SyncReport": "cove.client.sync.runner",
+    "DetectionView": "cove.client.sync.integrity",
+    "GroupStranded": "cove.client.sync.integrity",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Applied",

@@ -30,7 +30,7 @@ from cove.protocol.crypto import suite_for
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.auth import registration_signing_input
-from cove.protocol.wire.limits import HANDLE_PATTERN
+from cove.protocol.wire.limits import HANDLE_PATTERN, HANDLE_RULE
 from cove.protocol.wire.schema import Bytes, Int, Str
 
 ACCOUNT = "account"
@@ -39,10 +39,6 @@ STORE_FILE = "cove.db"
 I63 = 2**63 - 1
 #: What a handle may be (the relay's rule, repeated so the error says it before asking).
 HANDLE = re.compile(HANDLE_PATTERN)
-HANDLE_RULE = (
-    "3 to 32 characters: lowercase letters a-z, digits, '.', '_' and '-', "
-    "starting with a letter or digit"
-)
 
 
 @dataclass(slots=True)

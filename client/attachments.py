@@ -23,9 +23,9 @@ from cove.protocol import CoveError
 from cove.protocol.app import AttachmentRef, clean_file_name, clean_media_type
 from cove.protocol.crypto.stream import (
     DEFAULT_CHUNK_SIZE,
-    ciphertext_length,
     decrypt_attachment,
     encrypt_attachment,
+    largest_plaintext,
     new_attachment_key,
 )
 from cove.protocol.wire.limits import limit as wire_limit
@@ -35,14 +35,7 @@ BLOB_LIMIT = wire_limit("blob")  # the relay's default; an operator may set anot
 
 def largest_file(blob_limit: int = BLOB_LIMIT) -> int:
     """The largest file (plaintext bytes) whose encrypted blob fits ``blob_limit``."""
-    lo, hi = 0, blob_limit
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if ciphertext_length(mid, DEFAULT_CHUNK_SIZE) <= blob_limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    return largest_plaintext(blob_limit, DEFAULT_CHUNK_SIZE)
 
 
 def _size_text(n: int) -> str:

@@ -87,6 +87,20 @@ def log_order(rows: list[Stored]) -> list[Stored]:
 
 
 class MessageStore:
+    async def prefetch(self, txn: Txn, records: list[bytes]) -> None:
+        """Read ahead whether these encoded app records' ids are kept (one query for a
+        page of messages instead of one per message); ones that do not decode are skipped."""
+        ids = []
+        for data in records:
+            try:
+                record_id = getattr(decode_record(data), "id", None)
+            except CoveError:
+                continue
+            if isinstance(record_id, bytes):
+                ids.append(record_id)
+        if ids:
+            await txn.get_many(MESSAGE, ids)
+
     async def keep(
         self,
         txn: Txn,

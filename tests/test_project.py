@@ -46,11 +46,13 @@ FORBIDDEN_IN_PROTOCOL = {
 #: module (dotted, under cove.protocol) -> extra top-level imports it may use
 PROTOCOL_EXCEPTIONS = {
     "cove.protocol.crypto": {"cryptography"},
+    # Ed25519 and X25519 through libsodium, the faster binding (see its docstring)
+    "cove.protocol.crypto.sodium": {"nacl"},
     "cove.protocol.crypto.rng": {"os", "secrets"},
     # the one msgpack schema engine; wire envelopes and app records go through it
     "cove.protocol.codec.schema": {"msgpack"},
 }
-THIRD_PARTY_OK_IN_PROTOCOL = {"cryptography", "msgpack"}
+THIRD_PARTY_OK_IN_PROTOCOL = {"cryptography", "msgpack", "nacl"}
 
 
 def _modules() -> dict[str, Path]:

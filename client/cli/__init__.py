@@ -16,7 +16,6 @@ the registry and dispatches.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import pkgutil
@@ -27,10 +26,10 @@ from pathlib import Path
 from cove.client.cli.output import Output, default_home, passphrase
 from cove.client.cli.registry import COMMANDS, TOPICS, Command
 from cove.client.errors import ClientError, NoPermission
-from cove.client.service import CoveClient
-from cove.client.store import StoreError
-from cove.protocol import CoveError
-from cove.protocol.policy import PolicyRefused
+
+# Only what building the parser needs is imported here; the client (aiohttp, MLS,
+# the store) is imported when a command runs, so ``cove --help`` stays fast
+# (tests/unit/client/test_cli_imports.py).
 
 EXIT_USAGE = 2
 EXIT_STORE = 9
@@ -75,6 +74,8 @@ async def run(args: argparse.Namespace, out: Output) -> int:
     if cmd.setup is not None:
         return await cmd.setup(args, out) or 0
     assert cmd.run is not None
+    from cove.client.service import CoveClient
+
     home = Path(args.home) if args.home else default_home()
     client = await CoveClient.open(home, passphrase())
     async with client:
@@ -84,6 +85,12 @@ async def run(args: argparse.Namespace, out: Output) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     out = Output(args.json)
+    import asyncio
+
+    from cove.client.store import StoreError
+    from cove.protocol import CoveError
+    from cove.protocol.policy import PolicyRefused
+
     try:
         return asyncio.run(run(args, out))
     except ClientError as exc:

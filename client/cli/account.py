@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from argparse import Namespace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cove.client.account import HANDLE_RULE
 from cove.client.cli.output import Output, default_home, passphrase
 from cove.client.cli.registry import arg, command, setup_command
-from cove.client.service import CoveClient
+from cove.protocol.wire.limits import HANDLE_RULE
+
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
 
 
 @setup_command(
@@ -24,6 +27,8 @@ from cove.client.service import CoveClient
     arg("--invite", metavar="CODE", help="the invite code your organizer gave you"),
 )
 async def init(args: Namespace, out: Output) -> None:
+    from cove.client.service import CoveClient
+
     home = Path(args.home) if args.home else default_home()
     client = await CoveClient.init(
         home, passphrase(confirm=True), args.relay, args.handle, args.invite

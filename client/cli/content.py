@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from argparse import Namespace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cove.client.cli.output import GROUP_HELP, ID_HELP, Output, message_doc, message_text
 from cove.client.cli.registry import arg, command, topic
 from cove.client.errors import UnknownHandle, UsageProblem
-from cove.client.service import CoveClient
+
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
 
 topic("thread", "themed threads")
 ATTACH = arg("--attach", action="append", metavar="FILE", help="attach a file (repeat for more)")

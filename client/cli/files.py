@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from argparse import Namespace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cove.client.attachments import largest_file
 from cove.client.cli.output import Output
 from cove.client.cli.registry import arg, command, topic
-from cove.client.service import CoveClient
+from cove.protocol.crypto.stream import largest_plaintext
+from cove.protocol.wire.limits import limit as wire_limit
 
-topic("attachment", f"files shared in posts (at most {largest_file():,} bytes each)")
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
+
+LARGEST = largest_plaintext(wire_limit("blob"))
+topic("attachment", f"files shared in posts (at most {LARGEST:,} bytes each)")
 
 
 @command(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from argparse import Namespace
+from typing import TYPE_CHECKING
 
 from cove.client.cli.output import GROUP_HELP, Output
 from cove.client.cli.registry import arg, command, topic
 from cove.client.records import GroupView
-from cove.client.service import CoveClient
+
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
 
 topic("group", "create and manage groups")
 

@@ -8,10 +8,13 @@ group's policy checks in every member's app (``docs/client/guide.md``).
 from __future__ import annotations
 
 from argparse import Namespace
+from typing import TYPE_CHECKING
 
 from cove.client.cli.output import GROUP_HELP, Output, message_doc, message_text
 from cove.client.cli.registry import arg, command
-from cove.client.service import CoveClient
+
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
 
 
 @command(

@@ -14,12 +14,14 @@ from __future__ import annotations
 from argparse import Namespace
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cove.client.cli.output import Output
-from cove.client.service import CoveClient
 
-Run = Callable[[CoveClient, Namespace, Output], Awaitable[int | None]]
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
+
+Run = Callable[["CoveClient", Namespace, Output], Awaitable[int | None]]
 Setup = Callable[[Namespace, Output], Awaitable[int | None]]
 
 

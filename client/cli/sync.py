@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from argparse import Namespace
+from typing import TYPE_CHECKING
 
 from cove.client.cli.output import Output, message_doc, message_text
 from cove.client.cli.registry import command
 from cove.client.records import MessageView
-from cove.client.service import CoveClient
-from cove.client.sync.integrity import DetectionView
+
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
+    from cove.client.sync.integrity import DetectionView
 
 
 def detection_doc(d: DetectionView) -> dict[str, object]:
@@ -57,6 +58,9 @@ async def sync(c: CoveClient, args: Namespace, out: Output) -> None:
 
 @command("listen", "stay connected and print new messages as they arrive (Ctrl-C stops)")
 async def listen(c: CoveClient, args: Namespace, out: Output) -> None:
+    import asyncio
+    import signal
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for s in (signal.SIGINT, signal.SIGTERM):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from argparse import Namespace
+from typing import TYPE_CHECKING
 
 from cove.client.cli.output import Output
 from cove.client.cli.registry import arg, command
-from cove.client.service import CoveClient
+
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
 
 
 @command(

@@ -101,20 +101,28 @@ class Connection:
             raise store_error(exc) from None
 
     async def one(self, sql: str, args: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        # execute_fetchall: one trip to aiosqlite's thread (a cursor costs three)
         try:
-            async with self.db.execute(sql, tuple(args)) as cur:
-                row = await cur.fetchone()
+            rows = await self.db.execute_fetchall(sql, tuple(args))
         except SQLITE_ERRORS as exc:
             raise store_error(exc) from None
-        return None if row is None else tuple(row)
+        for row in rows:
+            return tuple(row)
+        return None
 
     async def all(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
-            async with self.db.execute(sql, tuple(args)) as cur:
-                rows = await cur.fetchall()
+            rows = await self.db.execute_fetchall(sql, tuple(args))
         except SQLITE_ERRORS as exc:
             raise store_error(exc) from None
         return [tuple(r) for r in rows]
+
+    async def run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """One statement for many parameter rows, in one trip to aiosqlite's thread."""
+        try:
+            await self.db.executemany(sql, [tuple(r) for r in rows])
+        except SQLITE_ERRORS as exc:
+            raise store_error(exc) from None
 
     async def close(self) -> None:
         with suppress(sqlite3.Error):

@@ -257,6 +257,7 @@ class SyncRunner:
                 txn, group_id, name, cursor.seq, cursor.own, entries, now, applied.detections
             )
             events = process_log(group, cursor, screened.entries, now=now, fill=screened.fill)
+            await self.messages.prefetch(txn, [e.data for e in events if isinstance(e, Received)])
             cursor.seq = max(cursor.seq, screened.last)
             record.set_cursor(cursor)
             senders = [

@@ -12,20 +12,59 @@ operations and base-mode HPKE (RFC 9180), built on ``cryptography``.
 The specification for auditors is ``docs/protocol/crypto.md``.
 """
 
-from .hpke import HPKEContext
-from .labels import (
-    LABEL_PREFIX,
-    decrypt_with_label,
-    derive_secret,
-    derive_tree_secret,
-    encrypt_with_label,
-    expand_with_label,
-    ref_hash,
-    sign_with_label,
-    verify_with_label,
-)
-from .rng import FixedRandom, OsRandom, RandomProvider, SeededRandom
-from .suite import PQ_SUITES, SUPPORTED_SUITES, CipherSuite, Suite, suite_for
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .hpke import HPKEContext
+    from .labels import (
+        LABEL_PREFIX,
+        decrypt_with_label,
+        derive_secret,
+        derive_tree_secret,
+        encrypt_with_label,
+        expand_with_label,
+        ref_hash,
+        sign_with_label,
+        verify_with_label,
+    )
+    from .rng import FixedRandom, OsRandom, RandomProvider, SeededRandom
+    from .suite import PQ_SUITES, SUPPORTED_SUITES, CipherSuite, Suite, suite_for
+
+# Loaded on first use (PEP 562): importing one module of this package (``.stream``,
+# say) does not load every suite, HPKE and ``cryptography``'s key types.
+_LAZY = {
+    "HPKEContext": ".hpke",
+    "LABEL_PREFIX": ".labels",
+    "decrypt_with_label": ".labels",
+    "derive_secret": ".labels",
+    "derive_tree_secret": ".labels",
+    "encrypt_with_label": ".labels",
+    "expand_with_label": ".labels",
+    "ref_hash": ".labels",
+    "sign_with_label": ".labels",
+    "verify_with_label": ".labels",
+    "FixedRandom": ".rng",
+    "OsRandom": ".rng",
+    "RandomProvider": ".rng",
+    "SeededRandom": ".rng",
+    "PQ_SUITES": ".suite",
+    "SUPPORTED_SUITES": ".suite",
+    "CipherSuite": ".suite",
+    "Suite": ".suite",
+    "suite_for": ".suite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LABEL_PREFIX",

@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 
 from ..errors import CryptoError, UsageError
 from .kdf import KDF_HKDF_SHA256, KDF_HKDF_SHA384, KDF_HKDF_SHA512, HpkeKdf, hpke_kdf
+from .sodium import x25519 as x25519_exchange
+from .sodium import x25519_public
 
 __all__ = [
     "CURVE_ORDERS",
@@ -280,6 +282,37 @@ class _XKem(DhKem[_XPrivate]):
             raise CryptoError(f"{self.name} key exchange failed") from None
 
 
+class _X25519Kem(DhKem[bytes]):
+    """DHKEM(X25519, HKDF-SHA256) through libsodium (:mod:`.sodium`: the faster
+    binding; it clamps the scalar and refuses an all-zero shared secret)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        kdf = hpke_kdf(KDF_HKDF_SHA256)
+        super().__init__(
+            KEM_X25519_HKDF_SHA256, f"DHKEM(X25519, {kdf.name})", kdf, npk=32, nsk=32, ndh=32
+        )
+
+    def _load(self, private: bytes) -> bytes:
+        if len(private) != 32:
+            raise UsageError(f"{self.name} private key must be 32 bytes")
+        return private
+
+    def _derive_private(self, ikm: bytes) -> bytes:
+        # §7.1.3: sk = LabeledExpand(dkp_prk, "sk", "", Nsk), kept unclamped.
+        return self.kdf.labeled_expand(self.suite_id, self._dkp_prk(ikm), b"sk", b"", self.nsk)
+
+    def _public_of(self, key: bytes) -> bytes:
+        return x25519_public(key)
+
+    def check_public_key(self, public: bytes) -> None:
+        _x25519_public(public)
+
+    def _exchange(self, key: bytes, public: bytes) -> bytes:
+        return x25519_exchange(key, public)
+
+
 class _EcKem(DhKem[ec.EllipticCurvePrivateKey]):
     """DHKEM over a NIST curve; DeriveKeyPair by rejection sampling (§7.1.3)."""
 
@@ -326,10 +359,10 @@ class _EcKem(DhKem[ec.EllipticCurvePrivateKey]):
             raise CryptoError(f"{self._curve} key exchange failed") from None
 
 
-DHKEMS: Final[dict[int, DhKem[ec.EllipticCurvePrivateKey] | DhKem[_XPrivate]]] = {
+DHKEMS: Final[dict[int, DhKem[ec.EllipticCurvePrivateKey] | DhKem[_XPrivate] | DhKem[bytes]]] = {
     KEM_P256_HKDF_SHA256: _EcKem(KEM_P256_HKDF_SHA256, "P-256", KDF_HKDF_SHA256, 0xFF),
     KEM_P384_HKDF_SHA384: _EcKem(KEM_P384_HKDF_SHA384, "P-384", KDF_HKDF_SHA384, 0xFF),
     KEM_P521_HKDF_SHA512: _EcKem(KEM_P521_HKDF_SHA512, "P-521", KDF_HKDF_SHA512, 0x01),
-    KEM_X25519_HKDF_SHA256: _XKem(KEM_X25519_HKDF_SHA256, "X25519", KDF_HKDF_SHA256, 32),
+    KEM_X25519_HKDF_SHA256: _X25519Kem(),
     KEM_X448_HKDF_SHA512: _XKem(KEM_X448_HKDF_SHA512, "X448", KDF_HKDF_SHA512, 56),
 }

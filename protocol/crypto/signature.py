@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from ..errors import CryptoError, UsageError
 from .dhkem import CURVE_ORDERS, ec_private_key, ec_public_bytes, ec_public_key
 from .rng import RandomProvider
+from .sodium import ed25519_public, ed25519_sign, ed25519_verify
 
 __all__ = ["SIGNERS", "Signer"]
 
@@ -118,6 +119,22 @@ class _EdDsa(Signer):
         _eddsa_public(self._size, public)
 
 
+class _Ed25519(_EdDsa):
+    """Ed25519 signing and verification through libsodium (:mod:`.sodium`: the
+    faster binding; same signatures, refuses small-order keys in verification)."""
+
+    __slots__ = ()
+
+    def public(self, private: bytes) -> bytes:
+        return ed25519_public(private)
+
+    def sign(self, private: bytes, message: bytes) -> bytes:
+        return ed25519_sign(private, message)
+
+    def verify(self, public: bytes, message: bytes, signature: bytes) -> None:
+        ed25519_verify(public, message, signature)
+
+
 class _Ecdsa(Signer):
     __slots__ = ("_curve", "_sign_alg", "_size", "_verify_alg")
 
@@ -172,7 +189,7 @@ class _Ecdsa(Signer):
 
 
 SIGNERS: Final[dict[int, Signer]] = {
-    ED25519: _EdDsa(ED25519, "ed25519", 32),
+    ED25519: _Ed25519(ED25519, "ed25519", 32),
     ED448: _EdDsa(ED448, "ed448", 57),
     ECDSA_SECP256R1_SHA256: _Ecdsa(
         ECDSA_SECP256R1_SHA256, "ecdsa_secp256r1_sha256", "P-256", hashes.SHA256()

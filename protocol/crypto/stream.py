@@ -66,6 +66,7 @@ __all__ = [
     "ciphertext_length",
     "decrypt_attachment",
     "encrypt_attachment",
+    "largest_plaintext",
     "new_attachment_key",
     "padded_length",
 ]
@@ -120,6 +121,18 @@ def ciphertext_length(size: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
     _check_size(size)
     padded = padded_length(size, ATTACHMENT_PADDING_MIN)
     return COMMITMENT_LEN + padded + TAG_LEN * _chunk_count(padded, chunk_size)
+
+
+def largest_plaintext(blob_limit: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """The largest plaintext whose encrypted blob is at most ``blob_limit`` bytes."""
+    lo, hi = 0, min(blob_limit, MAX_ATTACHMENT_SIZE)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ciphertext_length(mid, chunk_size) <= blob_limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def new_attachment_key(rng: RandomProvider) -> bytes:

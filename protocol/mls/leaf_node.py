@@ -13,7 +13,7 @@ so that unknown (e.g. GREASE) values round-trip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ..codec import Reader, Struct, Writer
@@ -131,6 +131,9 @@ class LeafNode(Struct):
     parent_hash: bytes | None = None
     extensions: tuple[Extension, ...] = ()
     signature: bytes = b""
+    #: the encoded content (every field but the signature), kept once computed: a
+    #: leaf is immutable and is encoded again for every GroupInfo, tree hash and Welcome
+    _content: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         source = self.leaf_node_source
@@ -147,6 +150,15 @@ class LeafNode(Struct):
 
     def _encode_content(self, w: Writer) -> None:
         """Everything up to and including ``extensions`` (shared with LeafNodeTBS)."""
+        content = self._content
+        if content is None:
+            inner = Writer()
+            self._write_content(inner)
+            content = inner.getvalue()
+            object.__setattr__(self, "_content", content)
+        w.fixed(content)
+
+    def _write_content(self, w: Writer) -> None:
         w.opaque(self.encryption_key)
         w.opaque(self.signature_key)
         self.credential.encode(w)

@@ -29,9 +29,13 @@ MIB: Final = 1024 * 1024
 
 LIMITS: Final[tuple[Limit, ...]] = (
     # -- sizes of inputs ---------------------------------------------------
-    Limit("request_body", 512 * KIB, "bytes", True, "msgpack request body"),
-    Limit("mls_message", 256 * KIB, "bytes", True, "one MLS message posted to a group"),
-    Limit("welcome", 256 * KIB, "bytes", True, "one Welcome message"),
+    # Sized for groups of up to 10,000 members (docs/decisions/0018-large-groups.md):
+    # a Welcome carries the ratchet tree (~175 B per member: 1.7 MB at 10,000), a commit
+    # right after a batched Add encrypts its path to up to one HPKE ciphertext per leaf
+    # (~90 B each), and a commit is posted together with its Welcome.
+    Limit("request_body", 6 * MIB + 512 * KIB, "bytes", True, "msgpack request body"),
+    Limit("mls_message", 2 * MIB, "bytes", True, "one MLS message posted to a group"),
+    Limit("welcome", 4 * MIB, "bytes", True, "one Welcome message"),
     Limit("key_package", 16 * KIB, "bytes", True, "one KeyPackage"),
     Limit("key_packages_per_upload", 100, "items", True, "KeyPackages in one upload"),
     Limit("welcome_devices", 100, "items", True, "devices added by one commit"),
@@ -44,7 +48,7 @@ LIMITS: Final[tuple[Limit, ...]] = (
     Limit("blob", 8 * MIB, "bytes", False, "one encrypted attachment"),
     Limit("group_blob_quota", 256 * MIB, "bytes", False, "attachments stored per group"),
     Limit("key_packages_per_device", 200, "items", False, "one-time KeyPackages held per device"),
-    Limit("group_members", 1000, "items", False, "members of one group"),
+    Limit("group_members", 10000, "items", False, "members of one group"),
     # -- invite links (docs/protocol/invites.md §4) ---------------------------
     Limit("link_preview", 64 * KIB, "bytes", True, "one sealed invite-link preview"),
     Limit("join_request", 64 * KIB, "bytes", True, "one sealed join request"),
@@ -130,6 +134,11 @@ IDEMPOTENCY_KEY_MIN: Final = 16
 IDEMPOTENCY_KEY_MAX: Final = 32
 #: Handles: 3 to 32 of ``a-z 0-9 . _ -``, starting with a letter or digit.
 HANDLE_PATTERN: Final = r"[a-z0-9][a-z0-9._-]{2,31}"
+#: ``HANDLE_PATTERN`` in words, for help texts and errors.
+HANDLE_RULE: Final = (
+    "3 to 32 characters: lowercase letters a-z, digits, '.', '_' and '-', "
+    "starting with a letter or digit"
+)
 #: Invite codes as printed by ``cove-relay invite create``.
 INVITE_CODE_MAX: Final = 64
 #: Largest sequence number or cursor accepted (SQLite INTEGER is signed 64-bit).
@@ -139,6 +148,7 @@ __all__ = [
     "GROUP_ID_MAX",
     "GROUP_ID_MIN",
     "HANDLE_PATTERN",
+    "HANDLE_RULE",
     "IDEMPOTENCY_KEY_MAX",
     "IDEMPOTENCY_KEY_MIN",
     "ID_LEN",

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.api import ENDPOINTS, MSGPACK, Endpoint
 from cove.protocol.wire.codes import ErrorCode
-from cove.protocol.wire.limits import REQUEST_BODY, WS_FRAME
+from cove.protocol.wire.limits import MLS_MESSAGE, REQUEST_BODY, WS_FRAME
 from tests.support.relay_process import (
     RelayProcess,
     TestClient,
@@ -148,7 +148,7 @@ def test_wrong_content_type_and_oversized_bodies(harness: Harness) -> None:
     assert status == 413 and assert_typed_4xx(status, raw) is ErrorCode.BODY_TOO_LARGE
     # an oversized MLS message inside a well-formed envelope
     post = next(e for e in ENDPOINTS if e.name == "post_message")
-    big = {"v": 1, "idempotency_key": b"k" * 16, "message": b"m" * (300 * 1024)}
+    big = {"v": 1, "idempotency_key": b"k" * 16, "message": b"m" * (MLS_MESSAGE + 1)}
     status, raw = harness.send(post, _pack(big))
     assert assert_typed_4xx(status, raw) is ErrorCode.BAD_REQUEST
     # query parameters
