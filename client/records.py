@@ -59,3 +59,5 @@ class MemberView:
     safety_number: str
     key_changed: bool
     me: bool
+    #: the member confirmed this safety number (``trust``) and the key has not changed since
+    verified: bool = False

@@ -127,6 +127,7 @@ async def members(c: CoveClient, args: Namespace, out: Output) -> None:
                 "handle": m.handle,
                 "leaf": m.leaf,
                 "safety_number": m.safety_number or None,
+                "verified": m.verified,
                 "key_changed": m.key_changed,
                 "me": m.me,
             }
@@ -135,6 +136,7 @@ async def members(c: CoveClient, args: Namespace, out: Output) -> None:
         "\n".join(
             (f"{m.handle} (you)" if m.me else f"{m.handle}  {m.safety_number}")
             + ("  KEY CHANGED" if m.key_changed else "")
+            + ("  (verified)" if m.verified else "")
             for m in ms
         ),
     )
