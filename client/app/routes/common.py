@@ -30,6 +30,7 @@ DONE = {
     "edited": "Your change is saved.",
     "deleted": "Deleted. Other members' apps hide it too.",
     "reacted": "Reaction sent.",
+    "unreacted": "Your reaction is taken back.",
     "trusted": "Thank you for checking. You can send again.",
     "added": "Added. They will see the group the next time their Cove connects.",
     "removed": "Removed from the group.",
