@@ -109,6 +109,13 @@ class Member:
             unlock(self.page)
         return self
 
+    def stop(self) -> None:
+        """Close the member's browser context and stop their app (Ctrl-C)."""
+        assert self.app is not None and self.context is not None
+        self.context.close()
+        self.app.stop()
+        self.context = None
+
     def go(self, path: str) -> Page:
         assert self.app is not None
         self.page.goto(self.app.base + path)
