@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from cove.client.context import Context
 from cove.client.errors import ClientError, KeyChanged, UnknownGroup, UnknownHandle, UsageProblem
+from cove.client.features.moderation import require_policed, roles
 from cove.client.group_state import GroupRecord, GroupStates, handles, metadata
 from cove.client.outbox import Made, Outbox
 from cove.client.profile import SUITE, capabilities, group_config, validator
@@ -20,6 +21,7 @@ from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.key_package import KeyPackage
 from cove.protocol.mls.proposals import GroupContextExtensions, Proposal
+from cove.protocol.policy import initial_extensions
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.codes import ErrorCode
 
@@ -95,6 +97,7 @@ class GroupOps:
             pins = {h: await self.trust.pin(txn, h) for h in handles(group)}
             self.states.keep(record, group)
         me = self.ctx.account.handle
+        role_of = roles(group)
         out = []
         for m in group.members():
             ident = CoveIdentity.from_credential(m.credential)
@@ -102,7 +105,14 @@ class GroupOps:
             mine = ident.handle == me
             number = "" if mine else self.trust.safety_number(ident.handle, ident.identity_key)
             out.append(
-                MemberView(ident.handle, m.leaf_index, number, bool(pin and pin.changed), mine)
+                MemberView(
+                    ident.handle,
+                    m.leaf_index,
+                    number,
+                    bool(pin and pin.changed),
+                    mine,
+                    role_of.get(ident.handle, "member"),
+                )
             )
         return out
 
@@ -119,7 +129,9 @@ class GroupOps:
         a, now = self.ctx.account, self.ctx.clock.now()
         group = Group.create(
             SUITE, group_id, a.identity().credential(), self.ctx.rng,
-            signature_private=a.device_private, extensions=[meta.extension()],
+            signature_private=a.device_private, extensions=initial_extensions(
+                a.identity_key, meta.extension()
+            ),
             capabilities=capabilities(), config=group_config(), now=now,
             credential_validator=validator,
         )  # fmt: skip
@@ -171,6 +183,7 @@ class GroupOps:
                 devices.append(item.device_id)
 
         def make(group: Group) -> Made | None:
+            require_policed(group)
             now_present = set(handles(group))
             todo = [
                 kp for kp in kps
@@ -228,6 +241,7 @@ class GroupOps:
         """A new name (and description; None keeps the current one)."""
 
         def make(group: Group) -> Made:
+            require_policed(group)
             meta = metadata(group)
             try:
                 new = GroupMetadata(

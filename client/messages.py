@@ -37,6 +37,8 @@ class MessageRow(StoreRecord):
     order: Annotated[int, Int(1, I63)]
     #: the relay's log position; None for our own record until the relay acknowledged it
     seq: Annotated[int | None, Int(1, I63)] = None
+    #: the author's identity key: authorship (edits, deletions) is compared by it
+    sender_key: Annotated[bytes | None, Bytes(32, 32)] = None
 
     def __repr__(self) -> str:
         return f"MessageRow(sender={self.sender!r}, seq={self.seq}, <record redacted>)"
@@ -73,6 +75,7 @@ class Stored:
     epoch: int
     received_at: int
     order: int
+    sender_key: bytes = b""
 
     def __repr__(self) -> str:
         return f"Stored(sender={self.sender!r}, seq={self.seq}, <record redacted>)"
@@ -94,14 +97,17 @@ class MessageStore:
         seq: int | None,
         epoch: int,
         now: int,
+        sender_key: bytes = b"",
     ) -> Stored | None:
         """Keep a record; None if a record with its id is already kept."""
         if await txn.get(MESSAGE, record.id) is not None:
             return None
         order = await txn.next_order(MESSAGE, group_id)
-        row = MessageRow(group_id, record.encode(), sender, epoch, now, order, seq)
+        row = MessageRow(
+            group_id, record.encode(), sender, epoch, now, order, seq, sender_key or None
+        )
         await txn.put(MESSAGE, record.id, row.pack(), partition=group_id, order=order)
-        return Stored(record, sender, seq, epoch, now, order)
+        return Stored(record, sender, seq, epoch, now, order, sender_key)
 
     async def mark_sent(self, txn: Txn, record_id: bytes, seq: int) -> None:
         value = await txn.get(MESSAGE, record_id)
@@ -157,7 +163,9 @@ def _decode(row: MessageRow) -> Stored | None:
         record = decode_record(row.record)
     except CoveError:
         return None  # kept rows were decoded once; a newer client's rows are skipped
-    return Stored(record, row.sender, row.seq, row.epoch, row.received_at, row.order)
+    return Stored(
+        record, row.sender, row.seq, row.epoch, row.received_at, row.order, row.sender_key or b""
+    )
 
 
 def quarantine_doc(row: QuarantineRow) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import Annotated, Any, ClassVar
 
 from cove.client.context import Context
 from cove.client.errors import ClientError, NotAMember, RelayUnreachableError
+from cove.client.features.moderation import check_outgoing
 from cove.client.group_state import GroupStates
 from cove.client.messages import MessageStore
 from cove.client.session import RelayError, client_error
@@ -207,6 +208,7 @@ class Outbox:
             grec, group = await self.states.load(txn, group_id)
             if not group.active:
                 raise NotAMember("you are no longer a member of this group")
+            await check_outgoing(txn, self.messages, group_id, group, record)
             entry = ApplicationEntry(
                 group_id, self.ctx.rng.random_bytes(16), group.encrypt(record.encode()), record.id
             )
@@ -214,7 +216,7 @@ class Outbox:
             await txn.put(OUTBOX, entry.key, entry.pack())
             await self.messages.keep(
                 txn, group_id, record, self.ctx.account.handle, seq=None, epoch=group.epoch,
-                now=self.ctx.clock.now(),
+                now=self.ctx.clock.now(), sender_key=self.ctx.account.identity_key,
             )  # fmt: skip
         with contextlib.suppress(RelayUnreachableError):
             await self.deliver(entry)

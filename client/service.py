@@ -32,7 +32,9 @@ from cove.client.clock import Clock, SystemClock
 from cove.client.context import Context
 from cove.client.drafts import Draft, Drafts
 from cove.client.errors import ClientError, NotInitialized, UnknownMessage, UsageProblem
+from cove.client.features import moderation as mod
 from cove.client.features.content import Content
+from cove.client.features.moderation_actions import Moderation, drop_at_relay
 from cove.client.group_ops import GroupOps
 from cove.client.group_state import GroupStates
 from cove.client.key_packages import KeyPackages
@@ -94,6 +96,7 @@ class CoveClient:
         )
         self.runner.outbox = self.outbox
         self.group_ops = GroupOps(ctx, self.states, self.trust_store, self.outbox, self.runner)
+        self.moderation = Moderation(ctx, self.states, self.trust_store, self.outbox)
         self.attachments = Attachments(ctx, self.states, self.messages)
         self.content = Content(ctx, self.messages, self.send_record, self.attachments.upload)
         self.reading = Reading(ctx)
@@ -211,10 +214,33 @@ class CoveClient:
         return await self.group_ops.add(group_id, handles)
 
     async def remove_member(self, group_id: bytes, handle: str) -> None:
-        await self.group_ops.remove(group_id, handle)
+        await self.moderation.remove(group_id, handle)
 
     async def set_role(self, group_id: bytes, handle: str, role: str) -> None:
-        await self.group_ops.set_role(group_id, handle, role)
+        """Owners: ``role`` is owner, moderator or member (a policy-checked commit)."""
+        await self.moderation.set_role(group_id, handle, role)
+
+    async def ban(self, group_id: bytes, handle: str, *, reason: str = "") -> None:
+        """Moderators and owners: remove and ban in one commit; ``reason`` (optional)
+        is sent to the members encrypted, never to the relay."""
+        await self.moderation.ban(group_id, handle, reason)
+
+    async def unban(self, group_id: bytes, handle: str, *, reason: str = "") -> None:
+        await self.moderation.unban(group_id, handle, reason)
+
+    async def roles(self, group_id: bytes) -> dict[str, str]:
+        """Each member's role by handle: owner, moderator or member."""
+        return await self.moderation.roles(group_id)
+
+    async def banned(self, group_id: bytes) -> list[str]:
+        return await self.moderation.banned(group_id)
+
+    async def events(self, group_id: bytes) -> list[MessageView]:
+        """The group's events in log order: refusals (\"cara tried to remove ana —
+        refused: …\"), membership, role and name changes, relay mismatches."""
+        async with self.store.transaction() as txn:
+            rows = await mod.events(txn, group_id)
+        return mod.merge([], rows)
 
     async def leave_group(self, group_id: bytes) -> None:
         await self.group_ops.leave(group_id)
@@ -304,7 +330,11 @@ class CoveClient:
         return await self.content.edit(target, text)
 
     async def delete(self, target: bytes) -> bytes:
-        return await self.content.delete(target)
+        """Delete one's own post or (moderators and owners) anyone's; a moderator's
+        app also has the relay drop the post's ciphertext and attachments."""
+        record_id = await self.content.delete(target)
+        await drop_at_relay(self.ctx, self.states, self.messages, target)
+        return record_id
 
     async def dm(
         self,
@@ -331,8 +361,14 @@ class CoveClient:
 
     async def read(self, group_id: bytes, thread: bytes | None = None) -> list[MessageView]:
         """The group's messages (or one thread's) in log order, edits, reactions and
-        deletions applied."""
-        return await self.content.read(group_id, thread)
+        deletions applied; with no thread, the group's events (refusals, membership,
+        role and name changes) in their place (``type == "event"``)."""
+        views = await self.content.read(group_id, thread)
+        if thread is not None:
+            return views
+        async with self.store.transaction() as txn:
+            rows = await mod.events(txn, group_id)
+        return mod.merge(views, rows)
 
     # -- reading and drafts (reading.py, drafts.py) -----------------------------------
 
@@ -371,7 +407,7 @@ class CoveClient:
         await self.drafts.delete(place)
 
     async def threads(self, group_id: bytes) -> list[MessageView]:
-        return [m for m in await self.read(group_id) if m.type == "thread"]
+        return [m for m in await self.content.read(group_id, None) if m.type == "thread"]
 
     async def resolve_message(self, ref: str) -> bytes:
         """A thread, post or other record id from its hex form or a unique start of it

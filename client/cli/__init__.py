@@ -26,10 +26,11 @@ from pathlib import Path
 
 from cove.client.cli.output import Output, default_home, passphrase
 from cove.client.cli.registry import COMMANDS, TOPICS, Command
-from cove.client.errors import ClientError
+from cove.client.errors import ClientError, NoPermission
 from cove.client.service import CoveClient
 from cove.client.store import StoreError
 from cove.protocol import CoveError
+from cove.protocol.policy import PolicyRefused
 
 EXIT_USAGE = 2
 EXIT_STORE = 9
@@ -89,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, type(exc).__name__, str(exc), exc.exit_code)
     except StoreError as exc:
         return _fail(args, "StoreDamaged", f"the local store failed: {exc}", EXIT_STORE)
+    except PolicyRefused as exc:  # the group's policy refused our own action
+        return _fail(args, "NoPermission", exc.decision.explain(), NoPermission.exit_code)
     except CoveError as exc:  # a protocol refusal no client error describes better
         return _fail(args, type(exc).__name__, f"refused: {exc}", 1)
     except KeyboardInterrupt:

@@ -60,7 +60,7 @@ async def leave(c: CoveClient, args: Namespace, out: Output) -> None:
 
 @command(
     "group role",
-    "owner only: set a member's role",
+    "owners: set a member's role (a moderator may add, remove, ban and delete posts)",
     arg("group", help=GROUP_HELP),
     arg("handle", help="whose role to set"),
     arg("role", choices=["moderator", "member", "owner"], help="moderator, member or owner"),
@@ -130,11 +130,13 @@ async def members(c: CoveClient, args: Namespace, out: Output) -> None:
                 "verified": m.verified,
                 "key_changed": m.key_changed,
                 "me": m.me,
+                "role": m.role,
             }
             for m in ms
         ],
         "\n".join(
             (f"{m.handle} (you)" if m.me else f"{m.handle}  {m.safety_number}")
+            + ("" if m.role == "member" else f"  [{m.role}]")
             + ("  KEY CHANGED" if m.key_changed else "")
             + ("  (verified)" if m.verified else "")
             for m in ms

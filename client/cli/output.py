@@ -70,13 +70,15 @@ def message_doc(m: MessageView) -> dict[str, Any]:
         "reply_to": m.reply_to.hex() if m.reply_to else None,
         "target": m.target.hex() if m.target else None,
         "edited": m.edited, "deleted": m.deleted, "reactions": m.reactions, "seq": m.seq,
-        "sent_at": m.sent_at,
+        "sent_at": m.sent_at, "event": m.title if m.type == "event" else None,
         "attachments": [{"id": a["blob_id"].hex(), "name": a["name"], "size": a["size"],
                          "media_type": a["media_type"]} for a in m.attachments],
     }  # fmt: skip
 
 
 def message_text(m: MessageView, where: str = "") -> str:
+    if m.type == "event":  # a refusal or a change: no id, no sender, one line
+        return f"* {where}{m.body}"
     stamp = when(m.sent_at)
     head = f"[{m.id.hex()[:8]}] {stamp + ' ' if stamp else ''}{where}{m.sender}"
     short = m.target.hex()[:8] if m.target else "?"

@@ -27,9 +27,14 @@ async def sync(c: CoveClient, args: Namespace, out: Output) -> None:
         by = f" by {g.removed_by}" if g and g.removed_by else ""
         lines.append(f"you were removed from «{name}»{by} (or left it from another device)")
         left.append({"id": gid.hex(), "name": name, "removed_by": g.removed_by if g else None})
+    for ev in r.events:
+        g = views.get(ev.group or b"")
+        lines.append(f"* in «{g.name or g.peer}»: {ev.body}" if g else f"* {ev.body}")
     out.emit(
         {"groups": r.groups, "received": r.received, "joined": r.joined,
-         "quarantined": r.quarantined, "commits": r.commits, "left": left},
+         "quarantined": r.quarantined, "commits": r.commits, "left": left,
+         "events": [{"group": (e.group or b"").hex(), "kind": e.title, "text": e.body}
+                    for e in r.events]},
         "\n".join(lines),
     )  # fmt: skip
 

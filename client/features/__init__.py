@@ -40,6 +40,8 @@ class Incoming:
     seq: int
     epoch: int
     now: int
+    #: the sender's identity key (authorship is compared by it, never by the handle)
+    sender_key: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

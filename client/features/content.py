@@ -183,21 +183,26 @@ def fold(rows: Sequence[Stored], thread_id: bytes | None = None) -> list[Message
     """A group's records in log order -> what to show, with edits, deletions and
     reactions applied (by the rules above)."""
     views: dict[bytes, MessageView] = {}
+    authors: dict[bytes, bytes | str] = {}
     for m in rows:
         if type(m.record) in CONTENT_TYPES:
             views[m.record.id] = _content_view(m)
+            authors[m.record.id] = m.sender_key or m.sender
     reacted: dict[tuple[bytes, str], dict[str, bool]] = {}
     for m in rows:
         r = m.record
         target = views.get(getattr(r, "target", b""))
         if target is None:
             continue
-        if isinstance(r, Edit) and m.sender == target.sender and not target.deleted:
+        same_author = (m.sender_key or m.sender) == authors[target.id]
+        if isinstance(r, Edit) and same_author and not target.deleted:
             target.body = r.body
             if r.title is not None and target.type == "thread":
                 target.title = r.title
             target.edited = True
-        elif isinstance(r, Redaction) and m.sender == target.sender:
+        elif isinstance(r, Redaction) and (same_author or m.sender_key):
+            # Kept records passed the policy on arrival (authorize_record): a
+            # deletion by someone else is a moderator's redaction.
             target.deleted = True
             target.body = ""
             target.title = target.title if target.type == "thread" else ""
@@ -220,7 +225,7 @@ def fold(rows: Sequence[Stored], thread_id: bytes | None = None) -> list[Message
 async def receive(incoming: Incoming) -> MessageView | None:
     kept = await incoming.messages.keep(
         incoming.txn, incoming.group_id, incoming.record, incoming.sender,
-        seq=incoming.seq, epoch=incoming.epoch, now=incoming.now,
+        seq=incoming.seq, epoch=incoming.epoch, now=incoming.now, sender_key=incoming.sender_key,
     )  # fmt: skip
     return None if kept is None else view(kept, incoming.group_id)
 
@@ -289,7 +294,9 @@ class Content:
             raise UnknownMessage(f"no message {record_id.hex()}")
         if type(found[1].record) not in CONTENT_TYPES:
             raise UsageProblem("that is a reaction, edit or deletion; name a post or a thread")
-        if mine and found[1].sender != self.ctx.account.handle:
+        author = found[1].sender_key or found[1].sender
+        me = self.ctx.account.identity_key if found[1].sender_key else self.ctx.account.handle
+        if mine and author != me:
             raise NoPermission("only the author can edit or delete this message")
         return found[0]
 
@@ -303,7 +310,9 @@ class Content:
         return await self._send(group_id, edit(self.ctx.rng, self.now, target, text))
 
     async def delete(self, target: bytes) -> bytes:
-        group_id = await self.target(target, mine=True)
+        """Delete one's own post, or (moderators and owners) anyone's: the group's
+        policy decides (``policy.record.delete_not_allowed``) when it is sent."""
+        group_id = await self.target(target)
         return await self._send(group_id, redaction(self.ctx.rng, self.now, target))
 
     async def read(self, group_id: bytes, thread_id: bytes | None) -> list[MessageView]:

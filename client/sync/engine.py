@@ -22,10 +22,12 @@ transaction. Rules (design.md §5):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from cove.client.features import moderation
 from cove.protocol import ApplicationMessage, AppliedCommit, CoveError, Group, ProposalMessage
 from cove.protocol.errors import DecodeError
+from cove.protocol.policy import PolicyRefused
 from cove.protocol.wire.mls_header import peek_mls_header
 
 
@@ -49,6 +51,8 @@ class MembershipChanged:
     removed: tuple[bytes, ...]
     updated: tuple[bytes, ...]
     removed_me: bool
+    #: what the commit changed, in words (members, roles, bans, name)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,15 @@ class Quarantined:
     message: bytes
 
 
-Event = Received | MembershipChanged | ProposalSeen | Quarantined
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The group's policy refused this entry (a commit or a message); not applied."""
+
+    seq: int
+    refusal: PolicyRefused
+
+
+Event = Received | MembershipChanged | ProposalSeen | Quarantined | Refused
 
 
 @dataclass(slots=True)
@@ -95,12 +107,19 @@ def process_log(group: Group, cursor: Cursor, entries: Iterable[tuple[int, bytes
         elif not group.active:
             events.append(Quarantined(seq, "no longer a member", message))
         else:
+            prev = moderation.before(group) if handshake else None
             try:
                 result = group.process(message)
+            except PolicyRefused as exc:
+                events.append(Refused(seq, exc))
             except CoveError as exc:
                 events.append(Quarantined(seq, f"{type(exc).__name__}: {exc}", message))
             else:
-                events.append(_event(seq, result))
+                event = _event(seq, result)
+                if isinstance(event, MembershipChanged) and prev is not None and group.active:
+                    who = moderation.handle_of(event.committer_credential)
+                    event = replace(event, notes=tuple(moderation.describe(prev, group, who)))
+                events.append(event)
         cursor.seq = seq
         if handshake:
             cursor.handshake = seq

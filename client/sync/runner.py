@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from cove.client.context import Context
 from cove.client.errors import ClientError
-from cove.client.features import Incoming, feature_for
+from cove.client.features import Incoming, feature_for, moderation
+from cove.client.features.moderation_actions import cross_check
 from cove.client.group_state import GroupRecord, GroupStates, handles, metadata
 from cove.client.key_packages import KeyPackages
 from cove.client.messages import MessageStore, QuarantineRow
@@ -29,7 +30,13 @@ from cove.client.profile import group_config, validator
 from cove.client.records import MessageView
 from cove.client.session import RelayError, client_error
 from cove.client.store import Txn
-from cove.client.sync.engine import MembershipChanged, Quarantined, Received, process_log
+from cove.client.sync.engine import (
+    MembershipChanged,
+    Quarantined,
+    Received,
+    Refused,
+    process_log,
+)
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
 from cove.protocol.app import UnknownRecordType, UnsupportedAppVersion
@@ -38,6 +45,7 @@ from cove.protocol.group_metadata import GroupKind
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.welcome import Welcome
+from cove.protocol.policy import PolicyRefused
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.codes import ErrorCode
 
@@ -57,6 +65,8 @@ class SyncReport:
     resent: int = 0  # outbox entries posted again after a crash or an outage
     #: groups this account is no longer in since this sync (removed, or left elsewhere)
     left: tuple[bytes, ...] = ()
+    #: refusals and changes (membership, roles, name) seen in this sync, as events
+    events: tuple[MessageView, ...] = ()
 
 
 @dataclass(slots=True)
@@ -67,6 +77,10 @@ class Applied:
     quarantined: int = 0
     messages: list[MessageView] = field(default_factory=list)
     removed: bool = False
+    #: refusals and changes, as events (also in ``messages``, for ``cove listen``)
+    events: list[MessageView] = field(default_factory=list)
+    #: a commit was applied (the relay's member table is then cross-checked)
+    commits: int = 0
 
 
 class SyncRunner:
@@ -84,6 +98,8 @@ class SyncRunner:
         self.trust = trust
         self.key_packages = key_packages
         self.outbox: Outbox | None = None  # set by the facade (the outbox syncs through us)
+        #: Welcomes the group's policy refused (shown by the next sync report)
+        self.refused_welcomes: list[MessageView] = []
 
     def _outbox(self) -> Outbox:
         assert self.outbox is not None
@@ -93,6 +109,8 @@ class SyncRunner:
         """Fetch and process everything: Welcomes, every group's log, the outbox."""
         resent = await self._outbox().flush()
         joined = await self.process_inbox()
+        seen: list[MessageView] = list(self.refused_welcomes)
+        self.refused_welcomes.clear()
         async with self.ctx.store.transaction() as txn:
             ids = [r.group_id for r in await self.states.all(txn) if r.active]
         received = quarantined = 0
@@ -102,6 +120,7 @@ class SyncRunner:
             applied = await self.sync_group(group_id)
             received += applied.received
             quarantined += applied.quarantined
+            seen += applied.events
             if applied.removed:
                 left.append(group_id)
         commits = 0
@@ -110,7 +129,9 @@ class SyncRunner:
                 commits += await self.maintain(group_id)
         with contextlib.suppress(ClientError):
             await self.key_packages.replenish()
-        return SyncReport(len(ids), received, joined, quarantined, commits, resent, tuple(left))
+        return SyncReport(
+            len(ids), received, joined, quarantined, commits, resent, tuple(left), tuple(seen)
+        )
 
     async def sync_group(self, group_id: bytes) -> Applied:
         total = Applied()
@@ -140,10 +161,14 @@ class SyncRunner:
             total.received += applied.received
             total.quarantined += applied.quarantined
             total.messages += applied.messages
+            total.events += applied.events
+            total.commits += applied.commits
             if applied.removed:
                 total.removed = True
                 return total
             if not page.more:
+                if total.commits:
+                    total.events += await cross_check(self.ctx, self.states, group_id)
                 return total
 
     async def forget(self, group_id: bytes) -> None:
@@ -164,13 +189,23 @@ class SyncRunner:
         async with self.ctx.store.transaction() as txn:
             record, group = await self.states.load(txn, group_id)
             cursor = record.cursor()
+            moderation.require_policed(group)
             events = process_log(group, cursor, entries)
             record.set_cursor(cursor)
             now = self.ctx.clock.now()
             for ev in events:
                 if isinstance(ev, Received):
-                    await self._receive(txn, group_id, ev, now, applied)
+                    await self._receive(txn, group_id, group, ev, now, applied)
+                elif isinstance(ev, Refused):
+                    shown = await moderation.add_refusal(txn, group_id, ev.seq, ev.refusal)
+                    applied.events.append(shown)
+                    applied.messages.append(shown)
                 elif isinstance(ev, MembershipChanged):
+                    applied.commits += 1
+                    for note in ev.notes:
+                        shown = await moderation.add_event(txn, group_id, ev.seq, "change", note)
+                        applied.events.append(shown)
+                        applied.messages.append(shown)
                     await self.trust.observe(txn, ev.added + ev.updated)
                     if ev.removed and not ev.removed_me:
                         record.needs_update = True  # PCS after any removal
@@ -191,9 +226,10 @@ class SyncRunner:
         return applied
 
     async def _receive(
-        self, txn: Txn, group_id: bytes, ev: Received, now: int, applied: Applied
+        self, txn: Txn, group_id: bytes, group: Group, ev: Received, now: int, applied: Applied
     ) -> None:
-        sender = CoveIdentity.from_bytes(ev.sender_credential).handle
+        ident = CoveIdentity.from_bytes(ev.sender_credential)
+        sender = ident.handle
         try:
             app = decode_record(ev.data)
         except (UnsupportedAppVersion, UnknownRecordType) as exc:
@@ -217,9 +253,19 @@ class SyncRunner:
             ))  # fmt: skip
             applied.quarantined += 1
             return
-        shown = await feature.receive(
-            Incoming(txn, self.messages, group_id, app, sender, ev.seq, ev.epoch, now)
+        decision = await moderation.authorize_incoming(
+            txn, self.messages, group_id, group, app, ident.handle, ident.identity_key
         )
+        if decision is not None and not decision.allowed:
+            view = await moderation.add_event(
+                txn, group_id, ev.seq, "refused", decision.explain(), decision.rule_id or ""
+            )
+            applied.events.append(view)
+            applied.messages.append(view)
+            return
+        shown = await feature.receive(Incoming(
+            txn, self.messages, group_id, app, sender, ev.seq, ev.epoch, now, ident.identity_key
+        ))  # fmt: skip
         if shown is not None:
             applied.received += 1
             applied.messages.append(shown)
@@ -239,9 +285,22 @@ class SyncRunner:
                 feature = feature_for(app)
                 if feature is None:
                     continue
+                record, group = await self.states.load(txn, group_id)
+                self.states.keep(record, group)
+                key = moderation.identity_by_handle(group, row.sender)
+                decision = await moderation.authorize_incoming(
+                    txn, self.messages, group_id, group, app, row.sender, key
+                )
+                if decision is not None and not decision.allowed:
+                    await moderation.add_event(
+                        txn, group_id, row.seq, "refused", decision.explain(),
+                        decision.rule_id or "",
+                    )  # fmt: skip
+                    await self.messages.release(txn, row)
+                    continue
                 await feature.receive(Incoming(
                     txn, self.messages, group_id, app, row.sender, row.seq, row.epoch or 0,
-                    self.ctx.clock.now(),
+                    self.ctx.clock.now(), key,
                 ))  # fmt: skip
                 await self.messages.release(txn, row)
                 done += 1
@@ -284,6 +343,9 @@ class SyncRunner:
                         welcome, bundle, self.ctx.rng, config=group_config(),
                         credential_validator=validator,
                     )  # fmt: skip
+                except PolicyRefused as exc:  # e.g. a plain member tried to add us
+                    self.refused_welcomes.append(moderation.welcome_refused(entry.group_id, exc))
+                    return False
                 except CoveError:
                     return False
                 if group.group_id != entry.group_id:

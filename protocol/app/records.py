@@ -348,3 +348,4 @@ __all__ = [
 ]
 
 from . import join_records as _join_records  # noqa: E402, F401  (registers its record types)
+from . import moderation_records as _moderation_records  # noqa: E402, F401  (same)

@@ -240,6 +240,16 @@ class BanRequest(Envelope):
 
 
 @dataclass(frozen=True, slots=True)
+class RedactRequest(Envelope):
+    """Moderator only. Drop the ciphertext of application message ``seq`` and the
+    attachments ``blob_ids`` (a moderator deleted that post; every member's app hides
+    it anyway — this removes what the relay stores). Handshake messages are kept."""
+
+    seq: SeqField
+    blob_ids: Annotated[tuple[bytes, ...], ListOf(Bytes(L.ID_LEN, L.ID_LEN), 64)] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RetentionRequest(Envelope):
     """Moderator only. Maximum age of messages and attachments; absent = relay default."""
 
@@ -408,6 +418,7 @@ ALL_ENVELOPES: tuple[type[Envelope], ...] = (
     GroupInfoResponse,
     RoleRequest,
     BanRequest,
+    RedactRequest,
     RetentionRequest,
     PostMessageRequest,
     PostMessageResponse,
@@ -455,6 +466,7 @@ __all__ = [
     "Ok",
     "PostMessageRequest",
     "PostMessageResponse",
+    "RedactRequest",
     "RegisterRequest",
     "RegisterResponse",
     "RetentionRequest",

@@ -19,6 +19,7 @@ from cove.protocol.wire.codes import ErrorCode
 from cove.protocol.wire.limits import REQUEST_BODY
 from cove.protocol.wire.schema import Envelope
 
+from ..domain.moderation import do_redact
 from ..domain.relay import Caller, Relay
 from ..errors import BadRequest, RelayError
 from .keys import CONFIG, ENDPOINT, RELAY
@@ -203,6 +204,12 @@ async def ban(
     return await relay.do_ban(_c(caller), group_id_param(request), body)
 
 
+async def redact(
+    relay: Relay, caller: Caller | None, request: web.Request, body: E.RedactRequest
+) -> E.Ok:
+    return await do_redact(relay, _c(caller), group_id_param(request), body)
+
+
 async def set_retention(
     relay: Relay, caller: Caller | None, request: web.Request, body: E.RetentionRequest
 ) -> E.Ok:
@@ -248,6 +255,7 @@ HANDLERS: dict[str, Fn] = {
     "leave_group": leave_group,
     "set_role": set_role,
     "ban": ban,
+    "redact": redact,
     "set_retention": set_retention,
     "upload_blob": upload_blob,
     "download_blob": download_blob,

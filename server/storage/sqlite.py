@@ -427,6 +427,27 @@ class SqliteTxn:
         )
         return None if row is None else bytes(row[0])
 
+    async def delete_blob(self, group_id: bytes, blob_id: bytes) -> bool:
+        row = await self._one(
+            "SELECT size FROM blobs WHERE group_id = ? AND blob_id = ?", (group_id, blob_id)
+        )
+        if row is None:
+            return False
+        await self._run("DELETE FROM blobs WHERE group_id = ? AND blob_id = ?", (group_id, blob_id))
+        await self._run(
+            "UPDATE groups SET blob_bytes = blob_bytes - ? WHERE group_id = ?",
+            (int(row[0]), group_id),
+        )
+        return True
+
+    async def delete_application_message(self, group_id: bytes, seq: int) -> bool:
+        """A moderator's redaction: drop an application message's row (never a handshake)."""
+        n = await self._run(
+            "DELETE FROM messages WHERE group_id = ? AND seq = ? AND handshake = 0",
+            (group_id, seq),
+        )
+        return n > 0
+
     # -- retention and status ------------------------------------------------------
 
     async def purge_expired(self, now: int, default_max_age: int) -> PurgeCounts:

@@ -130,9 +130,23 @@ def test_members_through_the_cove_command(tmp_path: Path) -> None:
         cove(b, "sync")
         assert by_id(cove(b, "read", gid, t1), after)["body"] == canaries["after removal"]
 
+        # Roles and bans: the reason reaches members, encrypted; the relay sees none of it.
+        cove(a, "group", "role", gid, "bob", "moderator")
+        cove(b, "sync")
+        assert {m["handle"]: m["role"] for m in cove(b, "members", gid)} == {
+            "alice": "owner",
+            "bob": "moderator",
+        }
+        cove(b, "group", "ban", "--reason", canaries.new("ban reason"), gid, "carol")
+        cove(a, "sync")
+        events = [m["body"] for m in cove(a, "read", gid) if m["type"] == "event"]
+        assert "bob banned carol" in events
+        assert f"bob gave the reason: {canaries['ban reason']}" in events
+
         # Exit codes.
         assert cove(a, "groups", passphrase="wrong", check=False).returncode == 3
         assert cove(a, "read", "no-such-group", check=False).returncode == 4
+        assert cove(c, "group", "remove", gid, "alice", check=False).returncode != 0
         assert cove(b, "group", "remove", gid, "alice", check=False).returncode == 5
         assert cove(tmp_path / "nobody", "groups", check=False).returncode == 8
         relay_url = relay.url

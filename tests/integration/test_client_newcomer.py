@@ -317,6 +317,7 @@ def test_a_new_feature_is_one_registered_module(tmp_path: Path, relay: RelayProc
         try:
             gid = await a.create_group("Features")
             await a.add_members(gid, ["lou"])
+            await a.set_role(gid, "lou", "moderator")  # the policy: moderators rename
             await b.sync()
             await b.send_record(gid, GroupMetadata(id=b"m" * 16, sent_at=1, name="Renamed"))
             await a.sync()

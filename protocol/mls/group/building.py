@@ -29,6 +29,7 @@ from ..transcript import confirmation_tag, confirmed_transcript_hash, interim_tr
 from ..tree_math import LeafIndex, NodeIndex
 from ..treekem import create_update_path
 from ..welcome import GroupInfo, GroupSecrets, PathSecret, Welcome
+from . import policy_hook
 from .epoch import Epoch, Pending, epoch_from_secrets, index_after
 from .results import AppliedCommit, CommitOutput, leaf_or_fail, member_at, member_of
 
@@ -79,6 +80,7 @@ def commit(
         now=now,
         members=ep.member_index(),
     )
+    policy_hook.check_own_commit(ep.tree, ep.context.extensions, infos, me)
     applied = apply_proposals(infos, ep.tree, ep.context.extensions)
     commit_refs = tuple(
         ProposalOrRef(info.ref if info.ref is not None else info.proposal) for info in infos
@@ -118,6 +120,9 @@ def _why_left_out(g: Group, info: ProposalInfo, now: int | None) -> str | None:
             credential_validator=g._validator,
             now=now,
             members=ep.member_index(),
+        )
+        policy_hook.check_own_commit(
+            ep.tree, ep.context.extensions, [info], Sender.member(g._my_leaf)
         )
     except (ValidationError, CryptoError) as e:
         return str(e)

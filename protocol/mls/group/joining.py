@@ -44,7 +44,7 @@ from ..validation import (
     required_capabilities,
 )
 from ..welcome import GroupInfo, Welcome
-from . import building
+from . import building, policy_hook
 from .config import GroupConfig
 from .epoch import Epoch, EpochKeys, epoch_from_secrets
 
@@ -146,6 +146,7 @@ def join(
         raise ValidationError("V-WELCOME-005", "our leaf is not in the tree")
     for _, leaf in tree.leaves():
         validator.validate(leaf.credential, leaf.signature_key)
+    policy_hook.check_join(tree, context.extensions, info.signer, bundle.key_package.leaf_node)
     keys = joiner_private_keys(
         tree,
         my_leaf,

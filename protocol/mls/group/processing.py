@@ -31,6 +31,7 @@ from ..transcript import confirmed_transcript_hash, interim_transcript_hash, ver
 from ..tree_math import LeafIndex
 from ..treekem import apply_update_path
 from ..validation import check_same_participant, validate_leaf_node
+from . import policy_hook
 from .epoch import epoch_from_secrets, index_after
 from .results import (
     ApplicationMessage,
@@ -124,6 +125,9 @@ def _process_past_application(g: Group, body: PrivateMessage) -> ApplicationMess
     )
     data = auth.content.content
     assert isinstance(data, bytes) and auth.content.sender.index is not None
+    policy_hook.check_late_application(
+        g._epoch.context.extensions, tree, g._epoch.tree, auth.content.sender.index
+    )
     return ApplicationMessage(
         data,
         member_at(tree, auth.content.sender.index),
@@ -167,6 +171,7 @@ def _process_commit(g: Group, auth: AuthenticatedContent, now: int | None) -> Ap
     )
     if path_required(infos) and commit.path is None:
         raise ValidationError("V-COMMIT-003", "this commit needs an UpdatePath")
+    policy_hook.check_commit(ep.tree, ep.context.extensions, infos, sender, commit.path)
     applied = apply_proposals(infos, ep.tree, ep.context.extensions)
     tree = applied.tree
     removed_me = any(leaf == g._my_leaf for leaf, _ in applied.removed)

@@ -2,7 +2,8 @@
 
 ``data/codec_golden.json`` was written by ``data/make_codec_golden.py`` with the
 old engines (``app/codec.py`` and ``wire/schema.py`` each with its own reader):
-138 envelopes (four of every class in ``ALL_ENVELOPES``) and 32 app records
+138 envelopes (four of every class in ``ALL_ENVELOPES``; classes added since,
+such as ``RedactRequest``, were sampled with the one engine when they were added) and 32 app records
 (four of every record class and of ``AttachmentRef``, several with nested
 lists). Each sample is rebuilt from its stored field values; the current code
 must encode it to exactly the stored bytes and decode those bytes back to an

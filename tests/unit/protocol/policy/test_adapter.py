@@ -3,6 +3,8 @@ extension, commits made by the Group API, judged from the structs MLS has."""
 
 from __future__ import annotations
 
+import pytest
+
 from cove.protocol.crypto import SeededRandom
 from cove.protocol.identity import CoveCredentialValidator
 from cove.protocol.mls.commit import Commit
@@ -16,6 +18,7 @@ from cove.protocol.mls.ratchet_tree import RatchetTree
 from cove.protocol.policy import (
     Decision,
     GroupPolicy,
+    PolicyRefused,
     Role,
     authorize_join,
     authorize_mls_commit,
@@ -28,6 +31,7 @@ from cove.protocol.policy import (
     set_role_proposals,
     unban_proposals,
 )
+from tests.support.hostile import under_the_client
 
 from .people import CAPS, METADATA, P, refused
 
@@ -136,7 +140,8 @@ def test_owner_actions_allowed_and_hostile_member_refused() -> None:
 
     # cara goes under her client: she removes the owner and the moderator. MLS would
     # accept it; the policy refuses it for every honest member.
-    attack = cara.remove([olga.my_leaf_index, mona.my_leaf_index])
+    with under_the_client():
+        attack = cara.remove([olga.my_leaf_index, mona.my_leaf_index])
     for g in (olga, mona, ana):
         text = refused(judge(g, attack.commit), "policy.remove.requires_moderator")
         assert text.startswith("cara tried to remove olga")
@@ -145,12 +150,14 @@ def test_owner_actions_allowed_and_hostile_member_refused() -> None:
     # cara promotes herself
     state = group_state(tree_of(cara), cara.extensions)
     promote = set_role_proposals(state, P("cara").identity_key, Role.OWNER)
-    attack = cara.commit([Proposal(b) for b in promote])
+    with under_the_client():
+        attack = cara.commit([Proposal(b) for b in promote])
     refused(judge(ana, attack.commit), "policy.role.requires_owner")
     cara.discard_pending_commit()
 
     # cara adds an outsider
-    attack = cara.add([bundle("eve", rng).key_package_bytes()], now=NOW)
+    with under_the_client():
+        attack = cara.add([bundle("eve", rng).key_package_bytes()], now=NOW)
     refused(judge(olga, attack.commit), "policy.add.requires_moderator")
     cara.discard_pending_commit()
 
@@ -159,7 +166,8 @@ def test_owner_actions_allowed_and_hostile_member_refused() -> None:
     out = mona.commit([Proposal(b) for b in ban_proposals(state, P("cara").identity_key)])
     commit_everywhere([olga, mona, ana], mona, out.commit)
     assert cara.process(out.commit).removed_me  # type: ignore[union-attr]
-    readd = mona.add([bundle("cara", rng).key_package_bytes()], now=NOW)
+    with under_the_client():
+        readd = mona.add([bundle("cara", rng).key_package_bytes()], now=NOW)
     refused(judge(olga, readd.commit), "policy.add.banned")
     mona.discard_pending_commit()
 
@@ -180,7 +188,8 @@ def test_removing_a_moderator_clears_the_role() -> None:
     )
     commit_everywhere(groups, olga, out.commit)
     state = group_state(tree_of(olga), olga.extensions)
-    bare = olga.remove([mona.my_leaf_index])
+    with under_the_client():
+        bare = olga.remove([mona.my_leaf_index])
     refused(judge(ana, bare.commit), "policy.remove.role_not_cleared")
     olga.discard_pending_commit()
     proposals = remove_proposals(state, [mona.my_leaf_index])
@@ -193,16 +202,15 @@ def test_outsider_added_by_a_member_refuses_the_welcome() -> None:
     groups, rng = make_group()
     olga, _mona, _ana, cara = groups
     eve_bundle = bundle("eve", rng)
-    attack = cara.add([eve_bundle.key_package_bytes()], now=NOW)  # Welcome in her own inbox
+    with under_the_client():
+        attack = cara.add([eve_bundle.key_package_bytes()], now=NOW)  # Welcome in her own inbox
     refused(judge(olga, attack.commit), "policy.add.requires_moderator")
     cara.apply_pending_commit()  # cara goes ahead alone
     assert attack.welcome is not None
-    eve = Group.join(attack.welcome, eve_bundle, rng, config=PUBLIC, credential_validator=VALIDATOR)
-    state = group_state(tree_of(eve), eve.extensions)
-    text = refused(
-        authorize_join(state, cara.my_leaf_index, P("eve").identity_key),
-        "policy.add.requires_moderator",
-    )
+    # The group code runs authorize_join on the Welcome: eve does not join.
+    with pytest.raises(PolicyRefused) as caught:
+        Group.join(attack.welcome, eve_bundle, rng, config=PUBLIC, credential_validator=VALIDATOR)
+    text = refused(caught.value.decision, "policy.add.requires_moderator")
     assert text == "cara tried to add you — refused: only moderators and owners can add members"
     # An honest owner's Welcome passes the same check.
     dan_bundle = bundle("dan", rng)
