@@ -51,7 +51,7 @@ def test_rename_role_and_removal_follow_live(members: Any) -> None:
     jo_page.get_by_label("Role").select_option("owner")
     jo_page.get_by_role("button", name="Change the role").click()
     expect(jo_page.get_by_role("alert")).to_have_text(
-        "You are not allowed to do that in this group."
+        "The group's rules do not allow that: only owners can change roles."
     )
 
     jo.go("/")

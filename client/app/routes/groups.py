@@ -32,6 +32,23 @@ async def blocked(c: Any, group_id: bytes) -> list[str]:
         return []
 
 
+async def my_role(c: Any, group_id: bytes) -> str:
+    """This member's role in the group (owner, moderator or member)."""
+    try:
+        return next((m.role for m in await c.members(group_id) if m.me), "member")
+    except ClientError:
+        return "member"
+
+
+EVENTS_SHOWN = 20
+
+
+async def recent_events(c: Any, group_id: bytes) -> list[Any]:
+    """The group's latest events (refusals, membership, role and name changes), newest
+    first."""
+    return list(reversed((await c.events(group_id))[-EVENTS_SHOWN:]))
+
+
 async def group_or_404(c: Any, group_id: bytes) -> Any:
     for g in await c.groups():
         if g.group_id == group_id and g.active:
@@ -107,6 +124,7 @@ async def group_page(request: web.Request) -> web.StreamResponse:
         threads = await thread_list(c, gid)
         changed = await blocked(c, gid)
         unreadable = len(await c.quarantined(gid))
+        events = await recent_events(c, gid)
         draft, draft_title = await s.draft(c, f"g:{gid.hex()}")
     return app.views.page(
         "group.html",
@@ -114,6 +132,7 @@ async def group_page(request: web.Request) -> web.StreamResponse:
         threads=threads,
         changed=changed,
         unreadable=unreadable,
+        events=events,
         draft=draft,
         draft_title=draft_title,
         flash=done_text(request),
@@ -130,7 +149,10 @@ async def group_part(request: web.Request) -> web.StreamResponse:
         g = await group_or_404(c, gid)
         threads = await thread_list(c, gid)
         unreadable = len(await c.quarantined(gid))
-    text = app.views.html("_threads.html", group=g, threads=threads, unreadable=unreadable)
+        events = await recent_events(c, gid)
+    text = app.views.html(
+        "_threads.html", group=g, threads=threads, unreadable=unreadable, events=events
+    )
     return web.Response(text=text, content_type="text/html")
 
 

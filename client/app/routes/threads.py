@@ -21,7 +21,7 @@ from cove.client.app.routes.common import (
     text_field,
     with_query,
 )
-from cove.client.app.routes.groups import blocked, group_or_404
+from cove.client.app.routes.groups import blocked, group_or_404, my_role
 from cove.client.app.views import REACTIONS
 from cove.client.errors import ClientError, KeyChanged
 
@@ -52,6 +52,7 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
         g = await group_or_404(c, gid)
         root, posts = await load_thread(c, gid, tid)
         changed = await blocked(c, gid)
+        role = await my_role(c, gid)
         await s.shown(c, gid, tid, [root, *posts])
         draft, _ = await s.draft(c, f"t:{tid.hex()}")
     index = by_id([root, *posts])
@@ -67,6 +68,7 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
         index=index,
         changed=changed,
         replying=replying,
+        moderator=role in ("moderator", "owner"),
         draft=draft,
         flash=done_text(request),
         nav="groups",
@@ -81,9 +83,15 @@ async def thread_part(request: web.Request) -> web.StreamResponse:
     async with s.reading() as c:
         g = await group_or_404(c, gid)
         root, posts = await load_thread(c, gid, tid)
+        role = await my_role(c, gid)
         await s.shown(c, gid, tid, [root, *posts])
     text = app.views.html(
-        "_messages.html", group=g, root=root, posts=posts, index=by_id([root, *posts])
+        "_messages.html",
+        group=g,
+        root=root,
+        posts=posts,
+        index=by_id([root, *posts]),
+        moderator=role in ("moderator", "owner"),
     )
     return web.Response(text=text, content_type="text/html")
 
