@@ -65,6 +65,26 @@ def test_roles_bans_moderator_deletion_and_refusals(members: Any) -> None:
     page.get_by_text("Ban a member").click()
     assert_accessible(page, "members (moderator)")
     screenshot(page, "members-moderator-light")
+    # The new screens in the dark and high-contrast themes too.
+    screens = {"group-events": f"/groups/{g}", "members-moderator": f"/groups/{g}/members"}
+    for theme in ("dark", "contrast"):
+        if theme == "dark":
+            val.page.emulate_media(color_scheme="dark")
+        else:
+            val.page.emulate_media(color_scheme="light")
+            page = val.go("/settings")
+            page.get_by_label("High contrast").check()
+            page.get_by_role("button", name="Save settings").click()
+        for name, path in screens.items():
+            page = val.go(path)
+            if name == "members-moderator":
+                page.get_by_text("Ban a member").click()
+            assert_accessible(page, f"{name} ({theme})")
+            if theme == "dark":
+                screenshot(page, f"{name}-dark")
+    page = val.go("/settings")
+    page.get_by_label("Same as my computer").check()
+    page.get_by_role("button", name="Save settings").click()
 
     # A member's own refused action, in plain words.
     wpage = wes.go(f"/groups/{g}/members")
