@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from cove.client.context import Context
 from cove.client.errors import ClientError, KeyChanged, UnknownGroup, UnknownHandle, UsageProblem
-from cove.client.features.moderation import require_policed, roles
+from cove.client.features.moderation import Refused, require_policed, roles
 from cove.client.group_state import GroupRecord, GroupStates, handles, metadata
 from cove.client.outbox import Made, Outbox
 from cove.client.profile import SUITE, capabilities, group_config, validator
@@ -21,7 +21,7 @@ from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.key_package import KeyPackage
 from cove.protocol.mls.proposals import GroupContextExtensions, Proposal
-from cove.protocol.policy import initial_extensions
+from cove.protocol.policy import PolicyRefused, initial_extensions
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.codes import ErrorCode
 
@@ -191,7 +191,11 @@ class GroupOps:
             ]  # fmt: skip
             if not todo:
                 return None
-            return Made(group.add(todo, now=self.ctx.clock.now()), welcome_devices=tuple(devices))
+            try:
+                out = group.add(todo, now=self.ctx.clock.now())
+            except PolicyRefused as exc:  # e.g. a banned identity, or we may not add
+                raise Refused(exc.decision) from None
+            return Made(out, welcome_devices=tuple(devices))
 
         await self.outbox.commit(group_id, make)
         return todo_handles
@@ -252,8 +256,10 @@ class GroupOps:
             others = tuple(
                 e for e in group.extensions if e.extension_type != GROUP_METADATA_EXTENSION
             )
-            return Made(
-                group.commit([Proposal(GroupContextExtensions((*others, new.extension())))])
-            )
+            try:
+                out = group.commit([Proposal(GroupContextExtensions((*others, new.extension())))])
+            except PolicyRefused as exc:
+                raise Refused(exc.decision) from None
+            return Made(out)
 
         await self.outbox.commit(group_id, make)

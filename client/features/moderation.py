@@ -26,6 +26,7 @@ a new group (pre-release; ``docs/decisions/0010-group-policy-in-every-client.md`
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
@@ -80,7 +81,24 @@ class Refused(NoPermission):
 # -- the group's policy state, from a Group --------------------------------------------
 
 
+_ROSTERS: weakref.WeakKeyDictionary[Group, tuple[tuple[int, bytes], Roster]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def roster_of(group: Group) -> Roster:
+    """The group's roster (cached per group object and epoch: building it parses
+    every member's credential, and every received record needs it)."""
+    key = (group.epoch, group.tree_hash)
+    cached = _ROSTERS.get(group)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    roster = _build_roster(group)
+    _ROSTERS[group] = (key, roster)
+    return roster
+
+
+def _build_roster(group: Group) -> Roster:
     out = []
     for m in group.members():
         ident = CoveIdentity.from_credential(m.credential)
@@ -226,9 +244,9 @@ async def authorize_incoming(
 async def check_outgoing(
     txn: Txn, messages: MessageStore, group_id: bytes, group: Group, record: AppRecord
 ) -> None:
-    """Our own record, judged as every receiver will judge it; raises :class:`Refused`."""
-    if not policed(group.extensions):
-        return
+    """Our own record, judged as every receiver will judge it; raises :class:`Refused`
+    (:class:`LegacyGroup` for a group without policy: nobody could check it)."""
+    require_policed(group)
     author: bytes | None = None
     author_handle = ""
     target = getattr(record, "target", None)
@@ -292,6 +310,11 @@ async def add_refusal(txn: Txn, group_id: bytes, seq: int, exc: PolicyRefused) -
     )
 
 
+def legacy_view(group_id: bytes, text: str) -> MessageView:
+    """What ``cove sync`` says about a group created before the policy."""
+    return event_view(EventRow(group_id, 0, "refused", text, "policy.state.missing"))
+
+
 def welcome_refused(group_id: bytes, exc: PolicyRefused) -> MessageView:
     """A Welcome we refused (not joined: nothing is kept of the group)."""
     row = EventRow(group_id, 0, "refused", exc.decision.explain(), exc.decision.rule_id or "")
@@ -347,6 +370,7 @@ __all__ = [
     "events",
     "handle_of",
     "identity_by_handle",
+    "legacy_view",
     "merge",
     "policy_of",
     "require_policed",

@@ -33,6 +33,7 @@ from cove.client.features.moderation import (
     roles,
     roster_of,
     state_of,
+    with_names,
 )
 from cove.client.group_state import GroupStates
 from cove.client.messages import MessageStore
@@ -99,7 +100,11 @@ class Moderation:
             for key, role in policy.assignments.items():
                 if role == Role.BANNED:
                     note = await txn.get(BAN_NOTE, group_id + key)
-                    out.append(BanNote.unpack(note).handle if note else key.hex()[:16])
+                    if note is not None:
+                        out.append(BanNote.unpack(note).handle)
+                        continue
+                    named = await with_names(txn, f"\x00{key.hex()}\x00")
+                    out.append(key.hex()[:16] if named == "someone outside the group" else named)
         return out
 
     async def _accounts(self, group_id: bytes, handle: str) -> tuple[bytes, ...]:

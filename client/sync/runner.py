@@ -117,7 +117,11 @@ class SyncRunner:
         left = []
         for group_id in ids:
             received += await self.read_again(group_id)
-            applied = await self.sync_group(group_id)
+            try:
+                applied = await self.sync_group(group_id)
+            except moderation.LegacyGroup as exc:  # one old group never blocks the others
+                seen.append(moderation.legacy_view(group_id, str(exc)))
+                continue
             received += applied.received
             quarantined += applied.quarantined
             seen += applied.events
@@ -135,6 +139,11 @@ class SyncRunner:
 
     async def sync_group(self, group_id: bytes) -> Applied:
         total = Applied()
+        async with self.ctx.store.transaction() as txn:
+            if await self.states.is_active(txn, group_id):
+                record, group = await self.states.load(txn, group_id)
+                self.states.keep(record, group)
+                moderation.require_policed(group)  # LegacyGroup: a group nobody can check
         while True:
             async with self.ctx.store.transaction() as txn:
                 record = await self.states.record(txn, group_id)
@@ -188,8 +197,13 @@ class SyncRunner:
             return applied
         async with self.ctx.store.transaction() as txn:
             record, group = await self.states.load(txn, group_id)
+            try:
+                moderation.require_policed(group)
+            except moderation.LegacyGroup as exc:  # not processed: nobody could check it
+                self.states.keep(record, group)
+                applied.messages.append(moderation.legacy_view(group_id, str(exc)))
+                return applied
             cursor = record.cursor()
-            moderation.require_policed(group)
             events = process_log(group, cursor, entries)
             record.set_cursor(cursor)
             now = self.ctx.clock.now()

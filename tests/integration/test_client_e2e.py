@@ -138,7 +138,9 @@ def test_members_through_the_cove_command(tmp_path: Path) -> None:
             "bob": "moderator",
         }
         cove(b, "group", "ban", "--reason", canaries.new("ban reason"), gid, "carol")
-        cove(a, "sync")
+        synced = cove(a, "sync")
+        assert {"group": gid, "kind": "change", "text": "bob banned carol"} in synced["events"]
+        assert cove(b, "group", "bans", gid) == cove(a, "group", "bans", gid) == ["carol"]
         events = [m["body"] for m in cove(a, "read", gid) if m["type"] == "event"]
         assert "bob banned carol" in events
         assert f"bob gave the reason: {canaries['ban reason']}" in events

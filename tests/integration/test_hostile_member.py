@@ -24,7 +24,7 @@ from cove.client.group_state import metadata
 from cove.client.session import RelayError
 from cove.protocol import Group
 from cove.protocol.app import Edit, Post, Redaction
-from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION, GroupMetadata
+from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION, GroupKind, GroupMetadata
 from cove.protocol.identity import CoveIdentity
 from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.key_package import KeyPackage
@@ -182,6 +182,19 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
             await hostile_commit(cara, gid, pose_as_ana)
             await refused_everywhere("policy.identity.handle_changed", "cara tried to")
 
+            # ... or keeps her handle but swaps in another identity key
+            def new_identity_key(g: Group) -> Any:
+                me = g.my_leaf_index
+                leaf = g._epoch.tree.leaf(me)
+                assert leaf is not None
+                other = cara.rng.random_bytes(32)
+                forged = CoveIdentity.create("cara", other, cara.account.device_key)
+                g._epoch.tree.set_leaf(me, replace(leaf, credential=forged.credential()))
+                return g.update()
+
+            await hostile_commit(cara, gid, new_identity_key)
+            await refused_everywhere("policy.identity.key_changed", "cara tried to")
+
             # 5. promote herself; 6. demote the moderator
             def roles_change(who: bytes, role: Role) -> Callable[[Group], Any]:
                 def build(g: Group) -> Any:
@@ -204,6 +217,22 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
             for c in honest:
                 (t,) = await c.threads(gid)
                 assert (t.body, t.deleted, t.edited) == ("ana's own words", False, False)
+
+            # replay of ana's ciphertext: MLS refuses it (each key is used once); shown once
+            async with ana.store.transaction() as txn:
+                root = await ana.messages.find(txn, tid)
+            assert root is not None and root[1].seq is not None
+            page = await cara.call(
+                "fetch_messages", path={"group_id": gid.hex()},
+                query={"after": str(root[1].seq - 1), "limit": "1"},
+            )  # fmt: skip
+            (logged,) = page.messages
+            await post_raw(cara, gid, logged.message)
+            for c in honest:
+                before_q = len(await c.quarantined(gid))
+                await c.sync()
+                assert [t.id for t in await c.threads(gid)] == [tid]
+                assert len(await c.quarantined(gid)) == before_q + 1  # refused by MLS
 
             # 8. a moderator's deletion is honoured by everyone
             decoy = await ana.new_thread(gid, "Oops", "posted in the wrong group")
@@ -246,11 +275,32 @@ def test_a_hostile_member_changes_nothing(tmp_path: Path, relay: RelayProcess) -
             await settle([olga, mona, ana, cara])
             assert "dan" not in await ana.roles(gid)
             assert await mona.banned(gid) == ["dan"]
-            assert len(await ana.banned(gid)) == 1  # ana knows the banned key, not the name
+            assert await ana.banned(gid) == ["dan"]  # named by the key ana pinned for him
             assert [g.active for g in await dan.groups()] == [False]
             claim = await mona.call("claim_key_packages", E.ClaimRequest(handle="dan"))
             dkp = MLSMessage.from_bytes(claim.key_packages[0].key_package).body
             assert isinstance(dkp, KeyPackage)
+            # her own app refuses it; so does the relay when told the Welcome's device
+            try:
+                await mona.add_members(gid, ["dan"])
+            except mod.Refused as exc:
+                assert exc.rule == "policy.add.banned"
+            else:  # pragma: no cover
+                raise AssertionError("a banned identity was added")
+            await mona.sync()
+            _, mg = await load(mona, gid)
+            with under_the_client():
+                readd = mg.add([dkp], now=mona.clock.now())
+            assert readd.welcome is not None
+            try:
+                await post_raw(
+                    mona, gid, readd.commit, welcome=readd.welcome,
+                    welcome_devices=(claim.key_packages[0].device_id,),
+                )  # fmt: skip
+            except RelayError as exc:
+                assert exc.code == "account_banned"
+            else:  # pragma: no cover
+                raise AssertionError("the relay added a banned account")
             await hostile_commit(mona, gid, lambda g: g.add([dkp], now=mona.clock.now()))
             honest_now = [olga, ana]
             before = [await state(c, gid) for c in honest_now]
@@ -316,5 +366,46 @@ def test_a_removed_members_late_message_is_refused(tmp_path: Path, relay: RelayP
         finally:
             for c in (olga, ana, cara):
                 await c.close()
+
+    asyncio.run(go())
+
+
+def test_a_group_created_before_the_policy_is_refused_clearly(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    """A group without the policy extension (made as Cove made groups before issue 9)
+    cannot be checked: the client says so, refuses to post or sync it, and the other
+    groups still sync."""
+    from cove.client.group_state import GroupRecord
+    from cove.client.profile import SUITE, capabilities, group_config, validator
+
+    async def go() -> None:
+        (old,) = await clients(tmp_path, relay.url, "olda")
+        try:
+            fine = await old.create_group("New style")
+            gid = old.rng.random_bytes(16)
+            a = old.account
+            legacy = Group.create(
+                SUITE, gid, a.identity().credential(), old.rng,
+                signature_private=a.device_private,
+                extensions=[GroupMetadata(GroupKind.GROUP, "Old style", "").extension()],
+                capabilities=capabilities(), config=group_config(), now=old.clock.now(),
+                credential_validator=validator,
+            )  # fmt: skip
+            await old.call("create_group", E.CreateGroupRequest(group_id=gid))
+            async with old.store.transaction() as txn:
+                await old.states.save(txn, GroupRecord(gid), legacy)
+            report = await old.sync()
+            (said,) = [e for e in report.events if e.group == gid]
+            assert said.body.startswith("this group was created before Cove enforced roles")
+            try:
+                await old.new_thread(gid, "hello")
+            except mod.LegacyGroup as exc:
+                assert "create a new group" in str(exc)
+            else:  # pragma: no cover
+                raise AssertionError("a post went into a group nobody can check")
+            await old.new_thread(fine, "hello")  # the new group works
+        finally:
+            await old.close()
 
     asyncio.run(go())
