@@ -60,7 +60,8 @@ async def group_or_404(c: Any, group_id: bytes) -> Any:
 async def home(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
-    groups, dms = [], []
+    groups: list[dict[str, Any]] = []
+    dms: list[dict[str, Any]] = []
     async with s.reading() as c:
         for g in await c.groups():
             if not g.active:
