@@ -29,7 +29,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, cast
 
 from cove.client.errors import NoPermission, UsageProblem
 from cove.client.features import Feature, Incoming, register
@@ -182,8 +182,10 @@ def describe(prev: Before, group: Group, committer: str) -> list[str]:
     names: dict[bytes, str] = {m.identity_key: m.handle for m in prev.roster}
     names.update({m.identity_key: m.handle for m in after})
     old_keys, new_keys = prev.roster.identities(), after.identities()
-    lines = [f"{committer} added {names[k]}" for k in sorted(new_keys - old_keys, key=names.get)]
-    for k in sorted(old_keys - new_keys, key=names.get):
+    lines = [
+        f"{committer} added {names[k]}" for k in sorted(new_keys - old_keys, key=names.__getitem__)
+    ]
+    for k in sorted(old_keys - new_keys, key=names.__getitem__):
         lines.append(
             f"{names[k]} left" if names[k] == committer else f"{committer} removed {names[k]}"
         )
@@ -352,7 +354,8 @@ async def receive_note(incoming: Incoming) -> MessageView | None:
     )  # fmt: skip
 
 
-FEATURE = register(Feature("moderation", (ModerationNote,), receive_note))
+# ModerationNote is a feature record (registered by number), not in the AppRecord union.
+FEATURE = register(Feature("moderation", (cast("type[AppRecord]", ModerationNote),), receive_note))
 
 
 __all__ = [

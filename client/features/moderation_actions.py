@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, cast
 
 from cove.client.context import Context
 from cove.client.errors import ClientError, UnknownHandle, UsageProblem
@@ -43,7 +43,7 @@ from cove.client.session import RelayError
 from cove.client.store.records import StoreRecord
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
-from cove.protocol.app import new_record_id
+from cove.protocol.app import AppRecord, new_record_id
 from cove.protocol.app.moderation_records import BAN, UNBAN, ModerationNote
 from cove.protocol.mls.proposals import Proposal, ProposalBody
 from cove.protocol.policy import (
@@ -177,7 +177,7 @@ class Moderation:
             id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(), action=action,
             subject=key, reason=reason,
         )  # fmt: skip
-        await self.outbox.send_record(group_id, note)
+        await self.outbox.send_record(group_id, cast(AppRecord, note))  # a feature record
 
     async def ban(self, group_id: bytes, handle: str, reason: str = "") -> None:
         """Moderators and owners: remove (if a member) and ban in one commit; a banned
@@ -206,15 +206,16 @@ class Moderation:
         policy = policy_of(await self._group(group_id))
         notes: list[BanNote] = []
         async with self.ctx.store.transaction() as txn:
-            for key, role in policy.assignments.items():
-                value = await txn.get(BAN_NOTE, group_id + key)
+            for banned_key, role in policy.assignments.items():
+                value = await txn.get(BAN_NOTE, group_id + banned_key)
                 if role == Role.BANNED and value is not None:
                     notes.append(BanNote.unpack(value))
             pin = await self.trust.pin(txn, handle)
         note = next((n for n in notes if n.handle == handle), None)
-        key = note.identity_key if note else (pin.identity_key if pin else None)
-        if key is None or policy.assigned(key) != Role.BANNED:
+        found = note.identity_key if note else (pin.identity_key if pin else None)
+        if found is None or policy.assigned(found) != Role.BANNED:
             raise UnknownHandle(f"'{handle}' is not banned from this group")
+        key: bytes = found
         await self._commit(group_id, lambda g, s: unban_proposals(s, key))
         await self._note(group_id, UNBAN, key, reason)
         if note is not None and note.account_id:
@@ -235,7 +236,7 @@ async def drop_at_relay(
         group_id, stored = found
         record, group = await states.load(txn, group_id)
         states.keep(record, group)
-    if roles(group).get(ctx.account.handle) not in ("moderator", "owner"):
+    if roles(group).get(ctx.account.handle) not in ("moderator", "owner") or stored.seq is None:
         return False
     blobs = tuple(a.blob_id for a in getattr(stored.record, "attachments", ()))
     try:

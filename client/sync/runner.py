@@ -141,8 +141,8 @@ class SyncRunner:
         total = Applied()
         async with self.ctx.store.transaction() as txn:
             if await self.states.is_active(txn, group_id):
-                record, group = await self.states.load(txn, group_id)
-                self.states.keep(record, group)
+                loaded, group = await self.states.load(txn, group_id)
+                self.states.keep(loaded, group)
                 moderation.require_policed(group)  # LegacyGroup: a group nobody can check
         while True:
             async with self.ctx.store.transaction() as txn:
