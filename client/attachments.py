@@ -13,6 +13,7 @@ import hashlib
 import mimetypes
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cove.client.context import Context
@@ -38,6 +39,31 @@ def largest_file(blob_limit: int = BLOB_LIMIT) -> int:
     return largest_plaintext(blob_limit, DEFAULT_CHUNK_SIZE)
 
 
+@dataclass(frozen=True, slots=True)
+class FileData:
+    """A file as bytes in memory: what to attach without writing it to a disk, and what
+    :meth:`Attachments.get_data` returns. ``media_type`` "" means: guessed from the name."""
+
+    name: str
+    data: bytes
+    media_type: str = ""
+
+    def __repr__(self) -> str:
+        return f"FileData(size={len(self.data)}, <name and content redacted>)"
+
+
+#: What the attachment calls take: a file's path, or its bytes.
+Source = Path | FileData
+
+
+def _size(source: Source) -> int:
+    return len(source.data) if isinstance(source, FileData) else source.stat().st_size
+
+
+def _label(source: Source) -> str:
+    return "the file" if isinstance(source, FileData) else source.name
+
+
 def _size_text(n: int) -> str:
     return f"{n:,} bytes ({n / (1 << 20):.2f} MiB)"
 
@@ -48,25 +74,33 @@ class Attachments:
         self.states = states
         self.messages = messages
 
-    def check(self, paths: Sequence[Path]) -> None:
-        """Refuse (before anything is sent) files that are missing or too large."""
+    def check(self, sources: Sequence[Source]) -> None:
+        """Refuse (before anything is sent) files that are missing, unnamed or too large."""
         largest = largest_file()
-        for path in paths:
-            if not path.is_file():
-                raise UsageProblem(f"no file {path}")
-            size = path.stat().st_size
+        for source in sources:
+            if isinstance(source, FileData):
+                if not source.name.strip():
+                    raise UsageProblem("a file needs a name")
+            elif not source.is_file():
+                raise UsageProblem(f"no file {source}")
+            size = _size(source)
             if size > largest:
                 raise UsageProblem(
-                    f"{path.name} is {_size_text(size)}; a file may be at most "
+                    f"{_label(source)} is {_size_text(size)}; a file may be at most "
                     f"{_size_text(largest)} (the relay's limit of {_size_text(BLOB_LIMIT)} "
                     f"applies after encryption)"
                 )
 
-    async def upload(self, group_id: bytes, paths: Sequence[Path]) -> list[AttachmentRef]:
-        self.check(paths)
+    async def upload(self, group_id: bytes, sources: Sequence[Source]) -> list[AttachmentRef]:
+        self.check(sources)
         refs = []
-        for path in paths:
-            data = path.read_bytes()
+        for source in sources:
+            if isinstance(source, FileData):
+                data, name = source.data, source.name
+                media = source.media_type or mimetypes.guess_type(name)[0]
+            else:
+                data, name = source.read_bytes(), source.name
+                media = mimetypes.guess_type(name)[0]
             key = new_attachment_key(self.ctx.rng)
             blob = encrypt_attachment(key, data, DEFAULT_CHUNK_SIZE)
             answer = await self.ctx.session.request(
@@ -74,8 +108,8 @@ class Attachments:
             )
             refs.append(AttachmentRef(
                 blob_id=answer.blob_id, key=key, sha256=hashlib.sha256(blob).digest(),
-                size=len(data), media_type=clean_media_type(mimetypes.guess_type(path.name)[0]),
-                file_name=clean_file_name(path.name), chunk_size=DEFAULT_CHUNK_SIZE,
+                size=len(data), media_type=clean_media_type(media),
+                file_name=clean_file_name(name), chunk_size=DEFAULT_CHUNK_SIZE,
             ))  # fmt: skip
         return refs
 
@@ -95,12 +129,14 @@ class Attachments:
             raise UsageProblem(f"'{attachment_id}' starts more than one attachment id; give more")
         return next(iter(found.values()))
 
-    async def get(self, attachment_id: str, out: Path, *, overwrite: bool = False) -> int:
-        """Download, verify and decrypt an attachment into ``out``; an existing file is
-        only replaced with ``overwrite``."""
-        if out.exists() and not overwrite:
-            raise UsageProblem(f"{out} exists; choose another name (or --force to replace it)")
+    async def get_data(self, attachment_id: str) -> FileData:
+        """Download, verify and decrypt an attachment into memory: its name, bytes and
+        media type as the sender's reference gave them."""
         group_id, att = await self.find(attachment_id)
+        data = await self._fetch(group_id, att)
+        return FileData(att.file_name, data, att.media_type)
+
+    async def _fetch(self, group_id: bytes, att: AttachmentRef) -> bytes:
         blob = await self.ctx.session.request(
             "download_blob", path={"group_id": group_id.hex(), "blob_id": att.blob_id.hex()}
         )
@@ -111,6 +147,15 @@ class Attachments:
                 "the downloaded attachment does not match its reference (damaged or altered); "
                 "nothing was written"
             ) from None
+        return data
+
+    async def get(self, attachment_id: str, out: Path, *, overwrite: bool = False) -> int:
+        """Download, verify and decrypt an attachment into ``out``; an existing file is
+        only replaced with ``overwrite``."""
+        if out.exists() and not overwrite:
+            raise UsageProblem(f"{out} exists; choose another name (or --force to replace it)")
+        group_id, att = await self.find(attachment_id)
+        data = await self._fetch(group_id, att)
         tmp = out.with_name(out.name + ".part")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:

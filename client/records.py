@@ -61,3 +61,5 @@ class MemberView:
     me: bool
     #: owner, moderator or member, from the group's policy (every member holds it)
     role: str = "member"
+    #: the member confirmed this safety number (``trust``) and the key has not changed since
+    verified: bool = False

@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cove.client import account as acct
 from cove.client.account import Account
-from cove.client.attachments import Attachments
+from cove.client.attachments import Attachments, FileData, Source
 from cove.client.clock import Clock, SystemClock
 from cove.client.context import Context
+from cove.client.drafts import Draft, Drafts
 from cove.client.errors import ClientError, NotInitialized, UnknownMessage, UsageProblem
 from cove.client.features import moderation as mod
 from cove.client.features.content import Content
@@ -39,6 +41,7 @@ from cove.client.key_packages import KeyPackages
 from cove.client.messages import MessageStore, quarantine_doc
 from cove.client.migration import migrate
 from cove.client.outbox import Outbox
+from cove.client.reading import Reading, count_unread
 from cove.client.records import GroupView, MemberView, MessageView
 from cove.client.session import RelaySession
 from cove.client.store import KdfParams, Store
@@ -51,7 +54,9 @@ from cove.protocol import OsRandom, RandomProvider
 from cove.protocol.app import AppRecord
 from cove.protocol.group_metadata import GroupKind
 
-__all__ = ["CoveClient", "GroupView", "MemberView", "MessageView", "SyncReport"]
+__all__ = [
+    "CoveClient", "Draft", "FileData", "GroupView", "MemberView", "MessageView", "SyncReport",
+]  # fmt: skip
 
 STORE_FILE = acct.STORE_FILE
 
@@ -95,6 +100,8 @@ class CoveClient:
         self.moderation = Moderation(ctx, self.states, self.trust_store, self.outbox)
         self.attachments = Attachments(ctx, self.states, self.messages)
         self.content = Content(ctx, self.messages, self.send_record, self.attachments.upload)
+        self.reading = Reading(ctx)
+        self.drafts = Drafts(ctx)
 
     def __repr__(self) -> str:
         return f"CoveClient(home={str(self.home)!r}, handle={self.account.handle!r})"
@@ -251,7 +258,13 @@ class CoveClient:
         return await self.group_ops.groups()
 
     async def members(self, group_id: bytes) -> list[MemberView]:
-        return await self.group_ops.members(group_id)
+        """The group's members with safety numbers, key changes and whether this member
+        confirmed each one's safety number (``verified``)."""
+        views = await self.group_ops.members(group_id)
+        ok = await self.trust_store.verified([v.handle for v in views if not v.me])
+        return [
+            dataclasses.replace(v, verified=v.handle in ok and not v.key_changed) for v in views
+        ]
 
     async def dm_group(self, handle: str) -> bytes | None:
         """The private conversation with ``handle``, if there is one."""
@@ -279,9 +292,23 @@ class CoveClient:
     # -- content (cove.client.features.content) ----------------------------------------
 
     async def new_thread(
-        self, group_id: bytes, title: str, body: str = "", attachments: Sequence[Path] = ()
+        self,
+        group_id: bytes,
+        title: str,
+        body: str = "",
+        attachments: Sequence[Source] = (),
+        *,
+        draft: str | None = None,
     ) -> bytes:
-        return await self.content.new_thread(group_id, title, body, attachments)
+        """Start a thread; ``attachments`` are paths or :class:`FileData`; ``draft``
+        names a draft to delete once the thread is kept to be sent."""
+        record_id = await self.content.new_thread(group_id, title, body, attachments)
+        await self._sent(draft)
+        return record_id
+
+    async def _sent(self, draft: str | None) -> None:
+        if draft is not None:
+            await self.drafts.delete(draft)
 
     async def post(
         self,
@@ -290,9 +317,12 @@ class CoveClient:
         text: str,
         *,
         reply_to: bytes | None = None,
-        attachments: Sequence[Path] = (),
+        attachments: Sequence[Source] = (),
+        draft: str | None = None,
     ) -> bytes:
-        return await self.content.post(group_id, thread, text, reply_to, attachments)
+        record_id = await self.content.post(group_id, thread, text, reply_to, attachments)
+        await self._sent(draft)
+        return record_id
 
     async def react(self, target: bytes, emoji: str, *, remove: bool = False) -> bytes:
         return await self.content.react(target, emoji, remove)
@@ -307,7 +337,14 @@ class CoveClient:
         await drop_at_relay(self.ctx, self.states, self.messages, target)
         return record_id
 
-    async def dm(self, handle: str, text: str, attachments: Sequence[Path] = ()) -> bytes:
+    async def dm(
+        self,
+        handle: str,
+        text: str,
+        attachments: Sequence[Source] = (),
+        *,
+        draft: str | None = None,
+    ) -> bytes:
         """A private message: a 2-member group with ``handle``, created on first use."""
         if handle == self.account.handle:
             raise UsageProblem("you cannot send a private message to yourself")
@@ -319,7 +356,9 @@ class CoveClient:
         if group_id is None:
             group_id = await self.create_group("", kind=GroupKind.DIRECT, peer=handle)
             await self.add_members(group_id, [handle])
-        return await self.content.dm(group_id, text, attachments)
+        record_id = await self.content.dm(group_id, text, attachments)
+        await self._sent(draft)
+        return record_id
 
     async def read(self, group_id: bytes, thread: bytes | None = None) -> list[MessageView]:
         """The group's messages (or one thread's) in log order, edits, reactions and
@@ -331,6 +370,42 @@ class CoveClient:
         async with self.store.transaction() as txn:
             rows = await mod.events(txn, group_id)
         return mod.merge(views, rows)
+
+    # -- reading and drafts (reading.py, drafts.py) -----------------------------------
+
+    async def mark_read(
+        self, group_id: bytes, thread: bytes | None = None, *, upto: int | None = None
+    ) -> int:
+        """Mark a thread (or, with no thread, what is outside threads: private
+        messages) read up to the log position ``upto`` — by default everything there
+        now. A marker never moves back; returns it."""
+        if upto is None:
+            views = await self.content.read(group_id, thread)
+            if thread is None:
+                views = [v for v in views if v.thread is None]
+            upto = max((v.seq or 0 for v in views), default=0)
+        return await self.reading.mark(group_id, thread, upto)
+
+    async def unread(self, group_id: bytes) -> dict[bytes | None, int]:
+        """New messages by others not yet marked read, per thread (None: outside
+        threads); only places with any."""
+        views = await self.content.read(group_id, None)
+        async with self.store.transaction() as txn:
+            markers = await self.reading.markers(txn, group_id)
+        return count_unread(views, markers, self.account.handle)
+
+    async def save_draft(self, place: str, text: str, title: str = "") -> None:
+        """Keep what the member is writing in ``place`` (blank text and title: delete it)."""
+        await self.drafts.save(place, text, title)
+
+    async def draft(self, place: str) -> Draft | None:
+        return await self.drafts.get(place)
+
+    async def all_drafts(self) -> list[Draft]:
+        return await self.drafts.all()
+
+    async def delete_draft(self, place: str) -> None:
+        await self.drafts.delete(place)
 
     async def threads(self, group_id: bytes) -> list[MessageView]:
         return [m for m in await self.content.read(group_id, None) if m.type == "thread"]
@@ -356,6 +431,10 @@ class CoveClient:
     ) -> int:
         """Download, verify and decrypt an attachment (by its blob id or a prefix) into ``out``."""
         return await self.attachments.get(attachment_id, out, overwrite=overwrite)
+
+    async def get_attachment_data(self, attachment_id: str) -> FileData:
+        """Download, verify and decrypt an attachment into memory (name, bytes, media type)."""
+        return await self.attachments.get_data(attachment_id)
 
     # -- trust --------------------------------------------------------------------------
 

@@ -106,6 +106,13 @@ class Trust:
             raise UnknownHandle(f"no known member '{handle}'")
         return self.safety_number(handle, pin.changed or pin.identity_key), pin.changed is not None
 
+    async def verified(self, handles: Sequence[str]) -> set[str]:
+        """Those of ``handles`` whose safety number the member confirmed (``trust``), with
+        no key change seen since."""
+        async with self.ctx.store.transaction() as txn:
+            pins = [await self.pin(txn, h) for h in handles]
+        return {p.handle for p in pins if p is not None and p.verified and p.changed is None}
+
     async def trust(self, handle: str) -> None:
         """Accept ``handle``'s new identity key after checking the safety number."""
         async with self.ctx.store.transaction() as txn:

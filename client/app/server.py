@@ -28,7 +28,6 @@ from cove.client.app import preferences
 from cove.client.app.live import Hub
 from cove.client.app.security import Guard
 from cove.client.app.session import Session
-from cove.client.app.staging import Staging
 from cove.client.app.views import Views
 from cove.client.service import CoveClient
 
@@ -43,11 +42,10 @@ APP_KEY = web.AppKey("cove_app", object)
 class App:
     """Everything one launch keeps: the guard's secrets, the session when unlocked."""
 
-    def __init__(self, home: Path, *, staging: Staging | None = None) -> None:
+    def __init__(self, home: Path) -> None:
         self.home = home
         self.guard = Guard()
         self.hub = Hub()
-        self.staging = staging or Staging()
         self.prefs = preferences.load(home)
         self.session: Session | None = None
         self.opening = asyncio.Lock()  # one unlock or first run at a time (double clicks)
@@ -207,7 +205,6 @@ async def serve(home: Path, *, port: int = 0, open_browser: bool = True) -> int:
     sockets = getattr(server, "sockets", None) or []
     app.guard.port = sockets[0].getsockname()[1] if sockets else port
     print(f"open {app.guard.opening_url}", flush=True)
-    log.info("staging files in %s", app.staging.root)
     if open_browser:
         launcher = _write_launcher(home, app.guard.opening_url)
         with contextlib.suppress(Exception):
@@ -226,7 +223,6 @@ async def serve(home: Path, *, port: int = 0, open_browser: bool = True) -> int:
         await app.lock()
         await app.hub.close_all()
         await runner.cleanup()
-        app.staging.close()
         app._launched()
         log.info("stopped")
     return 0

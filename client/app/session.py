@@ -2,12 +2,11 @@
 
 :meth:`Session.use` is the only way routes reach the client: it waits its turn,
 halts the background listener, and starts it again when the last user is done.
-The session also keeps, in memory only (never on disk, so no content and no
-metadata outside the encrypted store):
+What the member has read (new-message counts) and their drafts are kept by the
+client in the encrypted store (``CoveClient.mark_read``, ``unread``,
+``save_draft``), so they survive a restart. The session keeps in memory only:
 
-* which messages the member has seen (unread counts: everything present when the
-  app was unlocked counts as seen);
-* the composer's drafts (kept across an idle lock, gone when the app stops);
+* the names and types of the attachments on pages shown (files are fetched by id);
 * when the member was last active (for the idle lock).
 """
 
@@ -22,12 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
+from cove.client.errors import UsageProblem
 from cove.client.records import MessageView
 from cove.client.service import CoveClient, SyncReport
 
 from .live import Hub, Listener
 
-CONTENT = ("thread", "post", "dm")
 RESTART_DELAY = 0.3  # seconds after the last action before live updates reconnect
 
 
@@ -36,8 +35,6 @@ class Session:
         self.client = client
         self.hub = hub
         self.handle = client.account.handle
-        self.seen: set[bytes] = set()
-        self.drafts: dict[str, str] = {}
         #: blob id (hex) -> (media type, file name) of attachments on pages shown
         self.attachments: dict[str, tuple[str, str]] = {}
         self.last_active = time.monotonic()
@@ -53,11 +50,9 @@ class Session:
         return f"Session(handle={self.handle!r})"
 
     async def start(self) -> None:
-        """Mark everything already here as seen, then start live updates."""
-        async with self.use() as c:  # use(): the listener starts when this ends
-            for g in await c.groups():
-                if g.active:
-                    self.seen.update(m.id for m in await c.read(g.group_id))
+        """Start live updates (use(): the listener starts when it ends)."""
+        async with self.use():
+            pass
 
     @contextlib.asynccontextmanager
     async def use(self) -> AsyncIterator[CoveClient]:
@@ -111,33 +106,40 @@ class Session:
     def touch(self) -> None:
         self.last_active = time.monotonic()
 
-    # -- unread ------------------------------------------------------------------
+    # -- read markers and drafts (kept by the client) -----------------------------
 
-    def unread(self, messages: list[MessageView]) -> int:
-        return sum(
-            1
-            for m in messages
-            if m.type in CONTENT and m.sender != self.handle and m.id not in self.seen
-        )
-
-    def mark_seen(self, messages: list[MessageView]) -> None:
-        """The member sees these: no longer new; their attachments may be fetched (by
-        blob id only: names and types stay out of URLs and the browser's history)."""
-        self.seen.update(m.id for m in messages)
+    async def shown(
+        self, c: CoveClient, group_id: bytes, thread: bytes | None, messages: list[MessageView]
+    ) -> None:
+        """The member sees these: marked read (up to the last log position shown, never
+        past what the page showed), and their attachments may be fetched (by blob id
+        only: names and types stay out of URLs and the browser's history)."""
+        seqs = [m.seq for m in messages if m.seq is not None]
+        if seqs:
+            await c.mark_read(group_id, thread, upto=max(seqs))
         for m in messages:
             for a in m.attachments:
                 self.attachments[a["blob_id"].hex()] = (a["media_type"], a["name"])
 
-    # -- drafts ------------------------------------------------------------------
+    @staticmethod
+    async def unread(c: CoveClient, group_id: bytes) -> int:
+        return sum((await c.unread(group_id)).values())
 
-    def draft(self, key: str) -> str:
-        return self.drafts.get(key, "")
+    @staticmethod
+    async def draft(c: CoveClient, place: str) -> tuple[str, str]:
+        """A draft's text and title ("" when there is none)."""
+        d = await c.draft(place)
+        return ("", "") if d is None else (d.text, d.title or "")
 
-    def keep_draft(self, key: str, text: str) -> None:
-        if text.strip():
-            self.drafts[key] = text[:20_000]
-        else:
-            self.drafts.pop(key, None)
+    @staticmethod
+    async def keep_draft(c: CoveClient, place: str, text: str, title: str = "") -> bool:
+        """Keep what the member typed (cut to the limits); False if it cannot be kept
+        (a control character, say): the page still has it."""
+        try:
+            await c.save_draft(place, _cut(text, 32 * 1024), _cut(title, 512))
+        except UsageProblem:
+            return False
+        return True
 
     # -- from the client -----------------------------------------------------------
 
@@ -161,6 +163,10 @@ class Session:
         elif report.joined or report.received or report.quarantined:
             await self.hub.send({"kind": "changed", "group": ""})
         self._known = groups
+
+
+def _cut(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
 
 
 async def open_session(home: Path, passphrase: str, hub: Hub) -> Session:

@@ -130,6 +130,7 @@ async def members(c: CoveClient, args: Namespace, out: Output) -> None:
                 "handle": m.handle,
                 "leaf": m.leaf,
                 "safety_number": m.safety_number or None,
+                "verified": m.verified,
                 "key_changed": m.key_changed,
                 "me": m.me,
                 "role": m.role,
@@ -140,6 +141,7 @@ async def members(c: CoveClient, args: Namespace, out: Output) -> None:
             (f"{m.handle} (you)" if m.me else f"{m.handle}  {m.safety_number}")
             + ("" if m.role == "member" else f"  [{m.role}]")
             + ("  KEY CHANGED" if m.key_changed else "")
+            + ("  (verified)" if m.verified else "")
             for m in ms
         ),
     )

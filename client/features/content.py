@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
 
+from cove.client.attachments import Source
 from cove.client.context import Context
 from cove.client.errors import NoPermission, UnknownMessage, UsageProblem
 from cove.client.features import Feature, Incoming, register
@@ -250,7 +250,7 @@ class Content:
         ctx: Context,
         messages: MessageStore,
         send: Callable[[bytes, AppRecord], Awaitable[bytes]],
-        upload: Callable[[bytes, Sequence[Path]], Awaitable[list[AttachmentRef]]],
+        upload: Callable[[bytes, Sequence[Source]], Awaitable[list[AttachmentRef]]],
     ) -> None:
         self.ctx = ctx
         self.messages = messages
@@ -262,7 +262,7 @@ class Content:
         return self.ctx.clock.now()
 
     async def new_thread(
-        self, group_id: bytes, title: str, body: str, attachments: Sequence[Path]
+        self, group_id: bytes, title: str, body: str, attachments: Sequence[Source]
     ) -> bytes:
         check_title(title)
         check_body(body, required=False)
@@ -271,7 +271,7 @@ class Content:
 
     async def post(
         self, group_id: bytes, thread_id: bytes, text: str, reply_to: bytes | None,
-        attachments: Sequence[Path],
+        attachments: Sequence[Source],
     ) -> bytes:  # fmt: skip
         check_body(text, required=not attachments)
         async with self.ctx.store.transaction() as txn:
@@ -320,7 +320,7 @@ class Content:
             rows = await self.messages.group(txn, group_id)
         return fold(rows, thread_id)
 
-    async def dm(self, group_id: bytes, text: str, attachments: Sequence[Path]) -> bytes:
+    async def dm(self, group_id: bytes, text: str, attachments: Sequence[Source]) -> bytes:
         check_body(text, required=not attachments)
         refs = await self._upload(group_id, attachments)
         return await self._send(group_id, direct(self.ctx.rng, self.now, text, refs))

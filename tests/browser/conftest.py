@@ -39,7 +39,6 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 LIMITS = {"unauth_per_address": 1_000_000, "requests_per_account": 1_000_000}
 PASSPHRASE = "quiet harbour seven lanterns"
-STAGING = re.compile(r"staging files in (\S+)")
 
 expect.set_options(timeout=20_000)
 _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -110,17 +109,18 @@ class Member:
             unlock(self.page)
         return self
 
+    def stop(self) -> None:
+        """Close the member's browser context and stop their app (Ctrl-C)."""
+        assert self.app is not None and self.context is not None
+        self.context.close()
+        self.app.stop()
+        self.context = None
+
     def go(self, path: str) -> Page:
         assert self.app is not None
         self.page.goto(self.app.base + path)
         expect(self.page.locator("body")).to_have_attribute("data-ready", "yes")
         return self.page
-
-    def staging(self) -> Path:
-        assert self.app is not None
-        m = STAGING.search(self.app.log())
-        assert m, "the app logs where it stages files"
-        return Path(m.group(1))
 
     def api(self, work: Any) -> Any:
         """Run ``work(client)`` with the Python API while the app is not running."""
@@ -134,6 +134,19 @@ class Member:
                 await client.close()
 
         return off_loop(lambda: asyncio.run(run()))
+
+
+def scratch_folders() -> set[Path]:
+    """What is in the system's memory-backed and temporary folders (where an app that
+    staged plaintext files would put them)."""
+    import tempfile
+
+    found: set[Path] = set()
+    for base in (Path("/dev/shm"), Path(tempfile.gettempdir())):
+        if base.is_dir():
+            with contextlib.suppress(OSError):
+                found.update(base.iterdir())
+    return found
 
 
 def open_context(browser: Browser, **kw: Any) -> BrowserContext:

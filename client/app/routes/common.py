@@ -21,6 +21,7 @@ from cove.client.errors import (
     UsageProblem,
     WrongPassphraseError,
 )
+from cove.client.features.moderation import Refused
 
 __all__ = ["App", "ctx", "explain", "form", "hex_id", "redirect", "session", "text_field"]
 
@@ -30,9 +31,12 @@ DONE = {
     "edited": "Your change is saved.",
     "deleted": "Deleted. Other members' apps hide it too.",
     "reacted": "Reaction sent.",
+    "unreacted": "Your reaction is taken back.",
     "trusted": "Thank you for checking. You can send again.",
     "added": "Added. They will see the group the next time their Cove connects.",
     "removed": "Removed from the group.",
+    "banned": "Removed and banned. They cannot be added again until a moderator lifts the ban.",
+    "unbanned": "The ban is lifted. They can be added again.",
     "role": "Role changed.",
     "renamed": "Group renamed.",
     "created": "Your group is ready. Add members from its Members page.",
@@ -110,6 +114,9 @@ def explain(exc: ClientError) -> str:
         return "That group is not available here any more."
     if isinstance(exc, UnknownMessage):
         return "That message is not available here."
+    if isinstance(exc, Refused):
+        reason = str(exc).partition(" — refused: ")[2] or str(exc)
+        return f"The group's rules do not allow that: {reason}."
     if isinstance(exc, NoPermission):
         text = str(exc)
         if "invite" in text:

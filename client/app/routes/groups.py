@@ -18,7 +18,6 @@ from cove.client.app.routes.common import (
     session,
     text_field,
 )
-from cove.client.app.session import Session
 from cove.client.errors import ClientError, KeyChanged
 
 log = logging.getLogger("cove.app")
@@ -33,6 +32,23 @@ async def blocked(c: Any, group_id: bytes) -> list[str]:
         return []
 
 
+async def my_role(c: Any, group_id: bytes) -> str:
+    """This member's role in the group (owner, moderator or member)."""
+    try:
+        return next((m.role for m in await c.members(group_id) if m.me), "member")
+    except ClientError:
+        return "member"
+
+
+EVENTS_SHOWN = 20
+
+
+async def recent_events(c: Any, group_id: bytes) -> list[Any]:
+    """The group's latest events (refusals, membership, role and name changes), newest
+    first."""
+    return list(reversed((await c.events(group_id))[-EVENTS_SHOWN:]))
+
+
 async def group_or_404(c: Any, group_id: bytes) -> Any:
     for g in await c.groups():
         if g.group_id == group_id and g.active:
@@ -44,14 +60,13 @@ async def group_or_404(c: Any, group_id: bytes) -> Any:
 async def home(request: web.Request) -> web.StreamResponse:
     app = ctx(request)
     s = session(request)
-    groups: list[dict[str, object]] = []
-    dms: list[dict[str, object]] = []
+    groups: list[dict[str, Any]] = []
+    dms: list[dict[str, Any]] = []
     async with s.reading() as c:
         for g in await c.groups():
             if not g.active:
                 continue
-            messages = await c.read(g.group_id)
-            item = {"view": g, "unread": s.unread(messages), "count": len(messages)}
+            item = {"view": g, "unread": await s.unread(c, g.group_id)}
             (groups if g.kind == "group" else dms).append(item)
     flash = done_text(request)
     if request.query.get("done") == "created_account":
@@ -86,14 +101,15 @@ async def sync(request: web.Request) -> web.StreamResponse:
     raise redirect(safe_next(data.get("next", "/")), "synced")
 
 
-async def thread_list(s: Session, c: Any, group_id: bytes) -> list[dict[str, Any]]:
+async def thread_list(c: Any, group_id: bytes) -> list[dict[str, Any]]:
     messages = await c.read(group_id)
+    unread = await c.unread(group_id)
     out = []
     for t in (m for m in messages if m.type == "thread"):
         replies = [m for m in messages if m.type == "post" and m.thread == t.id]
         last = max([t.sent_at, *(r.sent_at for r in replies)])
         out.append(
-            {"view": t, "replies": len(replies), "unread": s.unread([t, *replies]), "last": last}
+            {"view": t, "replies": len(replies), "unread": unread.get(t.id, 0), "last": last}
         )
     out.sort(key=lambda item: item["last"], reverse=True)
     return out
@@ -106,17 +122,20 @@ async def group_page(request: web.Request) -> web.StreamResponse:
     gid = hex_id(request, "group")
     async with s.reading() as c:
         g = await group_or_404(c, gid)
-        threads = await thread_list(s, c, gid)
+        threads = await thread_list(c, gid)
         changed = await blocked(c, gid)
         unreadable = len(await c.quarantined(gid))
+        events = await recent_events(c, gid)
+        draft, draft_title = await s.draft(c, f"g:{gid.hex()}")
     return app.views.page(
         "group.html",
         group=g,
         threads=threads,
         changed=changed,
         unreadable=unreadable,
-        draft=s.draft(f"g:{gid.hex()}"),
-        draft_title=s.draft(f"gt:{gid.hex()}"),
+        events=events,
+        draft=draft,
+        draft_title=draft_title,
         flash=done_text(request),
         nav="groups",
     )
@@ -129,9 +148,12 @@ async def group_part(request: web.Request) -> web.StreamResponse:
     gid = hex_id(request, "group")
     async with s.reading() as c:
         g = await group_or_404(c, gid)
-        threads = await thread_list(s, c, gid)
+        threads = await thread_list(c, gid)
         unreadable = len(await c.quarantined(gid))
-    text = app.views.html("_threads.html", group=g, threads=threads, unreadable=unreadable)
+        events = await recent_events(c, gid)
+    text = app.views.html(
+        "_threads.html", group=g, threads=threads, unreadable=unreadable, events=events
+    )
     return web.Response(text=text, content_type="text/html")
 
 
@@ -146,27 +168,24 @@ async def new_thread(request: web.Request) -> web.StreamResponse:
     title = text_field(got.fields, "title", 500).strip()
     body = text_field(got.fields, "body")
     here = f"/groups/{gid.hex()}"
+    place = f"g:{gid.hex()}"
+    if not title:
+        async with s.reading() as c:
+            await s.keep_draft(c, place, body)
+        return app.views.page(
+            "notice.html", status=400, back=here, error="Please give your thread a title."
+        )
     try:
-        if not title:
-            s.keep_draft(f"g:{gid.hex()}", body)
-            return app.views.page(
-                "notice.html", status=400, back=here, error="Please give your thread a title."
-            )
-        try:
-            async with s.use() as c:
-                tid = await c.new_thread(gid, title, body, got.paths)
-        except KeyChanged:
-            s.keep_draft(f"g:{gid.hex()}", body)
-            s.keep_draft(f"gt:{gid.hex()}", title)
-            return done(request, here + "?blocked=1#composer")
-        except ClientError as exc:
-            log.warning("thread not started: %s", type(exc).__name__)
-            s.keep_draft(f"g:{gid.hex()}", body)
-            s.keep_draft(f"gt:{gid.hex()}", title)
-            return app.views.page("notice.html", status=400, back=here, error=explain(exc))
-    finally:
-        got.discard()
-    s.keep_draft(f"g:{gid.hex()}", "")
-    s.keep_draft(f"gt:{gid.hex()}", "")
+        async with s.use() as c:
+            tid = await c.new_thread(gid, title, body, got.files, draft=place)
+    except KeyChanged:
+        async with s.reading() as c:
+            await s.keep_draft(c, place, body, title)
+        return done(request, here + "?blocked=1#composer")
+    except ClientError as exc:
+        log.warning("thread not started: %s", type(exc).__name__)
+        async with s.reading() as c:
+            await s.keep_draft(c, place, body, title)
+        return app.views.page("notice.html", status=400, back=here, error=explain(exc))
     log.info("thread started")
     return done(request, f"/groups/{gid.hex()}/threads/{tid.hex()}?done=thread")

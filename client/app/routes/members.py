@@ -33,8 +33,16 @@ async def members(request: web.Request) -> web.StreamResponse:
     async with s.reading() as c:
         g = await group_or_404(c, gid)
         people = await c.members(gid)
+        banned = await c.banned(gid)
+    role = next((m.role for m in people if m.me), "member")
     return app.views.page(
-        "members.html", group=g, members=people, flash=done_text(request), nav="groups"
+        "members.html",
+        group=g,
+        members=people,
+        banned=banned,
+        my_role=role,
+        flash=done_text(request),
+        nav="groups",
     )
 
 
@@ -45,7 +53,7 @@ async def _act(request: web.Request, done: str, action: str) -> web.StreamRespon
     data = await form(request)
     here = f"/groups/{gid.hex()}/members"
     try:
-        async with s.reading() as c:
+        async with s.use() as c:  # a commit: the listener is halted meanwhile
             if action == "add":
                 handles = [h for h in re.split(r"[\s,]+", text_field(data, "handles", 2000)) if h]
                 if not handles:
@@ -53,6 +61,11 @@ async def _act(request: web.Request, done: str, action: str) -> web.StreamRespon
                 await c.add_members(gid, handles)
             elif action == "remove":
                 await c.remove_member(gid, text_field(data, "handle", 200))
+            elif action == "ban":
+                reason = text_field(data, "reason", 1000).strip()
+                await c.ban(gid, text_field(data, "handle", 200), reason=reason)
+            elif action == "unban":
+                await c.unban(gid, text_field(data, "handle", 200))
             elif action == "role":
                 role = data.get("role", "")
                 if role not in ROLES:
@@ -83,6 +96,16 @@ async def add(request: web.Request) -> web.StreamResponse:
 @routes.post("/groups/{group}/members/remove")
 async def remove(request: web.Request) -> web.StreamResponse:
     return await _act(request, "removed", "remove")
+
+
+@routes.post("/groups/{group}/members/ban")
+async def ban(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "banned", "ban")
+
+
+@routes.post("/groups/{group}/members/unban")
+async def unban(request: web.Request) -> web.StreamResponse:
+    return await _act(request, "unbanned", "unban")
 
 
 @routes.post("/groups/{group}/members/role")

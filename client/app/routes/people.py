@@ -32,10 +32,11 @@ def handle_of(request: web.Request) -> str:
 
 
 async def conversation(c: Any, handle: str) -> Any:
-    for g in await c.groups():
-        if g.kind == "dm" and g.peer == handle and g.active:
-            return g
-    return None
+    """The private conversation with ``handle`` (CoveClient.dm_group), or None."""
+    gid = await c.dm_group(handle)
+    if gid is None:
+        return None
+    return next((g for g in await c.groups() if g.group_id == gid and g.active), None)
 
 
 @routes.get("/people")
@@ -46,12 +47,13 @@ async def people(request: web.Request) -> web.StreamResponse:
     async with s.reading() as c:
         for g in await c.groups():
             if g.kind == "dm" and g.active:
-                items.append({"view": g, "unread": s.unread(await c.read(g.group_id))})
+                items.append({"view": g, "unread": await s.unread(c, g.group_id)})
+        draft, _ = await s.draft(c, "dm:")
     return app.views.page(
         "people.html",
         conversations=items,
         nav="people",
-        draft=s.draft("dm:"),
+        draft=draft,
         flash=done_text(request),
     )
 
@@ -65,7 +67,8 @@ async def _dm_context(s: Any, c: Any, handle: str) -> dict[str, Any]:
             changed = [m.handle for m in await c.members(g.group_id) if m.key_changed]
         except ClientError:
             changed = []
-    s.mark_seen(messages)
+    if g is not None:
+        await s.shown(c, g.group_id, None, messages)
     return {"peer": handle, "group": g, "messages": messages, "changed": changed}
 
 
@@ -76,9 +79,8 @@ async def dm_page(request: web.Request) -> web.StreamResponse:
     handle = handle_of(request)
     async with s.reading() as c:
         context = await _dm_context(s, c, handle)
-    return app.views.page(
-        "dm.html", **context, draft=s.draft(f"dm:{handle}"), flash=done_text(request), nav="people"
-    )
+        draft, _ = await s.draft(c, f"dm:{handle}")
+    return app.views.page("dm.html", **context, draft=draft, flash=done_text(request), nav="people")
 
 
 @routes.get("/people/{handle}/part")
@@ -104,25 +106,24 @@ async def send(request: web.Request) -> web.StreamResponse:
     handle = text_field(got.fields, "handle", 200).strip()
     text = text_field(got.fields, "text")
     back = f"/people/{handle}" if handle else "/people"
+    if not handle or (not text.strip() and not got.files):
+        return app.views.page(
+            "notice.html", status=400, back="/people", error="Please give a name and a message."
+        )
+    # the draft of the composer used: a new conversation's, or this conversation's
+    place = "dm:" if got.fields.get("from") == "new" or len(handle) > 190 else f"dm:{handle}"
     try:
-        if not handle or (not text.strip() and not got.paths):
-            return app.views.page(
-                "notice.html", status=400, back="/people", error="Please give a name and a message."
-            )
-        try:
-            async with s.use() as c:
-                await c.dm(handle, text, got.paths)
-        except KeyChanged:
-            s.keep_draft(f"dm:{handle}", text)
-            return done(request, back + "?blocked=1#composer")
-        except ClientError as exc:
-            log.warning("private message not sent: %s", type(exc).__name__)
-            s.keep_draft(f"dm:{handle}", text)
-            return app.views.page("notice.html", status=400, back=back, error=explain(exc))
-    finally:
-        got.discard()
-    s.keep_draft(f"dm:{handle}", "")
-    s.keep_draft("dm:", "")
+        async with s.use() as c:
+            await c.dm(handle, text, got.files, draft=place)
+    except KeyChanged:
+        async with s.reading() as c:
+            await s.keep_draft(c, place, text)
+        return done(request, back + "?blocked=1#composer")
+    except ClientError as exc:
+        log.warning("private message not sent: %s", type(exc).__name__)
+        async with s.reading() as c:
+            await s.keep_draft(c, place, text)
+        return app.views.page("notice.html", status=400, back=back, error=explain(exc))
     log.info("private message sent")
     return done(request, back + "?done=posted#composer")
 

@@ -21,13 +21,13 @@ from cove.client.app.routes.common import (
     text_field,
     with_query,
 )
-from cove.client.app.routes.groups import blocked, group_or_404
+from cove.client.app.routes.groups import blocked, group_or_404, my_role
 from cove.client.app.views import REACTIONS
 from cove.client.errors import ClientError, KeyChanged
 
 log = logging.getLogger("cove.app")
 routes = web.RouteTableDef()
-DRAFT_KEYS = ("t:", "g:", "gt:", "dm:")
+DRAFT_KEYS = ("t:", "g:", "dm:")
 
 
 async def load_thread(c: Any, gid: bytes, tid: bytes) -> tuple[Any, list[Any]]:
@@ -52,7 +52,9 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
         g = await group_or_404(c, gid)
         root, posts = await load_thread(c, gid, tid)
         changed = await blocked(c, gid)
-    s.mark_seen([root, *posts])
+        role = await my_role(c, gid)
+        await s.shown(c, gid, tid, [root, *posts])
+        draft, _ = await s.draft(c, f"t:{tid.hex()}")
     index = by_id([root, *posts])
     try:
         replying = index.get(bytes.fromhex(reply_to)) if reply_to else None
@@ -66,7 +68,8 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
         index=index,
         changed=changed,
         replying=replying,
-        draft=s.draft(f"t:{tid.hex()}"),
+        moderator=role in ("moderator", "owner"),
+        draft=draft,
         flash=done_text(request),
         nav="groups",
     )
@@ -80,9 +83,15 @@ async def thread_part(request: web.Request) -> web.StreamResponse:
     async with s.reading() as c:
         g = await group_or_404(c, gid)
         root, posts = await load_thread(c, gid, tid)
-    s.mark_seen([root, *posts])
+        role = await my_role(c, gid)
+        await s.shown(c, gid, tid, [root, *posts])
     text = app.views.html(
-        "_messages.html", group=g, root=root, posts=posts, index=by_id([root, *posts])
+        "_messages.html",
+        group=g,
+        root=root,
+        posts=posts,
+        index=by_id([root, *posts]),
+        moderator=role in ("moderator", "owner"),
     )
     return web.Response(text=text, content_type="text/html")
 
@@ -102,22 +111,21 @@ async def post(request: web.Request) -> web.StreamResponse:
         reply_to = bytes.fromhex(reply) if reply else None
     except ValueError:
         reply_to = None
+    place = f"t:{tid.hex()}"
+    if not text.strip() and not got.files:
+        return done(request, here + "#composer")
     try:
-        if not text.strip() and not got.paths:
-            return done(request, here + "#composer")
-        try:
-            async with s.use() as c:
-                await c.post(gid, tid, text, reply_to=reply_to, attachments=got.paths)
-        except KeyChanged:
-            s.keep_draft(f"t:{tid.hex()}", text)
-            return done(request, here + "?blocked=1#composer")
-        except ClientError as exc:
-            log.warning("not posted: %s", type(exc).__name__)
-            s.keep_draft(f"t:{tid.hex()}", text)
-            return app.views.page("notice.html", status=400, back=here, error=explain(exc))
-    finally:
-        got.discard()
-    s.keep_draft(f"t:{tid.hex()}", "")
+        async with s.use() as c:
+            await c.post(gid, tid, text, reply_to=reply_to, attachments=got.files, draft=place)
+    except KeyChanged:
+        async with s.reading() as c:
+            await s.keep_draft(c, place, text)
+        return done(request, here + "?blocked=1#composer")
+    except ClientError as exc:
+        log.warning("not posted: %s", type(exc).__name__)
+        async with s.reading() as c:
+            await s.keep_draft(c, place, text)
+        return app.views.page("notice.html", status=400, back=here, error=explain(exc))
     log.info("posted")
     return done(request, here + "?done=posted#composer")
 
@@ -134,17 +142,18 @@ async def react(request: web.Request) -> web.StreamResponse:
     data = await form(request)
     mid = hex_id(request, "message")
     back = safe_next(data.get("next", "/"))
-    emoji = data.get("emoji", "")
+    remove = "remove" in data
+    emoji = data.get("remove" if remove else "emoji", "")
     if emoji not in REACTIONS:
         raise redirect(back)
     try:
         async with s.use() as c:
-            await c.react(mid, emoji)
+            await c.react(mid, emoji, remove=remove)
     except KeyChanged:
         raise redirect(with_query(back, "blocked=1")) from None
     except ClientError as exc:
         return app.views.page("notice.html", status=400, back=back, error=explain(exc))
-    raise redirect(back, "reacted")
+    raise redirect(back, "unreacted" if remove else "reacted")
 
 
 @routes.post("/messages/{message}/edit")
@@ -191,7 +200,7 @@ async def delete(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/drafts")
 async def keep_draft(request: web.Request) -> web.StreamResponse:
-    """The composer's script saves what is typed (in the app's memory, never on disk)."""
+    """The composer's script saves what is typed (in the encrypted store)."""
     s = session(request)
     try:
         data = json.loads(await request.text())
@@ -199,8 +208,15 @@ async def keep_draft(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="bad draft\n") from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="bad draft\n")
-    key, text = data.get("key"), data.get("text")
-    if not isinstance(key, str) or not isinstance(text, str) or not key.startswith(DRAFT_KEYS):
+    key, text, title = data.get("key"), data.get("text"), data.get("title", "")
+    if (
+        not isinstance(key, str)
+        or not isinstance(text, str)
+        or not isinstance(title, str)
+        or not key.startswith(DRAFT_KEYS)
+        or len(key) > 200
+    ):
         raise web.HTTPBadRequest(text="bad draft\n")
-    s.keep_draft(key[:200], text)
-    return web.json_response({"ok": True})
+    async with s.reading() as c:
+        kept = await s.keep_draft(c, key, text, title)
+    return web.json_response({"ok": kept})

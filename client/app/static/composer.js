@@ -1,4 +1,4 @@
-// The composer: drafts kept (in the app's memory) as you type, and sending with a
+// The composer: drafts kept (in the encrypted store) as you type, and sending with a
 // progress bar for attachments. Ctrl+Enter (or Cmd+Enter) sends.
 import { refreshHere } from "./live.js";
 
@@ -7,11 +7,13 @@ const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 function keepDraft(form, text) {
   const key = form.dataset.draftKey;
   if (!key) return Promise.resolve();
+  const titleField = form.querySelector('input[name="title"]');
+  const title = titleField ? titleField.value : "";
   return fetch("/drafts", {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-    body: JSON.stringify({ key, text }),
+    body: JSON.stringify({ key, text, title }),
   });
 }
 
@@ -73,12 +75,14 @@ export function attach(root) {
     const text = form.querySelector("textarea");
     const status = form.querySelector("#draft-status");
     let timer = null;
-    text?.addEventListener("input", () => {
+    const later = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
         keepDraft(form, text.value).then(() => { if (status) status.textContent = "Draft kept."; }).catch(() => {});
       }, 700);
-    });
+    };
+    text?.addEventListener("input", later);
+    form.querySelector('input[name="title"]')?.addEventListener("input", later);
     text?.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
     });

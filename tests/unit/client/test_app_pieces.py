@@ -1,5 +1,5 @@
 """The local app's small parts: invites, passphrase strength, preferences, redirects,
-staging and the idle lock (with an injected clock)."""
+and the idle lock (with an injected clock)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from cove.client.app import passphrase, preferences
 from cove.client.app.routes.account import parse_invite
 from cove.client.app.routes.common import safe_next, with_query
 from cove.client.app.server import App
-from cove.client.app.staging import Staging
 
 
 def test_invite_links_and_codes() -> None:
@@ -72,22 +71,6 @@ def test_redirect_targets_stay_local() -> None:
     assert with_query("/t?a=1", "done=x") == "/t?a=1&done=x"
 
 
-def test_staging_is_private_and_cleaned(tmp_path: Path) -> None:
-    s = Staging(tmp_path)
-    assert s.root.stat().st_mode & 0o777 == 0o700
-    path = s.new_path("photo.png")
-    assert path.name == "photo.png" and path.parent.stat().st_mode & 0o777 == 0o700
-    path.write_bytes(b"x")
-    s.discard(path)
-    assert list(s.root.iterdir()) == []
-    with s.scratch() as p:
-        p.write_bytes(b"y")
-    assert list(s.root.iterdir()) == []
-    s.new_path("left.txt").write_bytes(b"z")
-    s.close()
-    assert not s.root.exists()
-
-
 class FakeSession:
     handle = "ana"
 
@@ -101,7 +84,7 @@ class FakeSession:
 
 def test_idle_lock_follows_the_setting_and_activity(tmp_path: Path) -> None:
     async def main() -> None:
-        app = App(tmp_path, staging=Staging(tmp_path))
+        app = App(tmp_path)
         session: Any = FakeSession(last_active=1000.0)
         app.session = session
         app.prefs.lock_after = 15
@@ -114,6 +97,5 @@ def test_idle_lock_follows_the_setting_and_activity(tmp_path: Path) -> None:
         assert await app.idle_check(now=1000.0 + 20 * 60)
         assert session.closed and app.session is None
         assert not await app.idle_check(now=1e9)  # nothing left to lock
-        app.staging.close()
 
     asyncio.run(main())

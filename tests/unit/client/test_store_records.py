@@ -67,14 +67,17 @@ def test_local_store_doc_lists_every_record_and_field() -> None:
     from pathlib import Path
 
     from cove.client.account import Account
+    from cove.client.drafts import Draft
     from cove.client.group_state import EpochPart, MessagePart
     from cove.client.key_packages import Bundle
     from cove.client.messages import MessageRow, QuarantineRow
+    from cove.client.reading import ReadMarker
     from cove.client.store.records import FormatRecord
 
     doc = (Path(__file__).resolve().parents[3] / "docs/client/local-store.md").read_text()
     classes = [Account, GroupRecord, EpochPart, MessagePart, MessageRow, QuarantineRow, Pin,
-               Bundle, ApplicationEntry, HandshakeEntry, CommitEntry, FormatRecord]  # fmt: skip
+               Bundle, ApplicationEntry, HandshakeEntry, CommitEntry, ReadMarker, Draft,
+               FormatRecord]  # fmt: skip
     for cls in classes:
         line = re.search(rf"^\*\*`{cls.KIND}`\*\* \(version (\d+)\): (.*)$", doc, re.M)
         assert line is not None, cls.KIND
@@ -107,3 +110,22 @@ def test_reprs_of_records_with_secrets_or_plaintext_redact_them() -> None:
         text = repr(value)
         for leak in ("SECRET", secret.hex(), repr(secret)):
             assert leak not in text, text
+
+
+def test_read_markers_and_drafts_are_strict_and_drafts_redact_their_text() -> None:
+    from cove.client.drafts import Draft
+    from cove.client.reading import ReadMarker
+
+    marker = ReadMarker(b"g" * 16, 3, b"t" * 16)
+    assert ReadMarker.unpack(marker.pack()) == marker
+    bad = marker.to_map()
+    bad["thread"] = b"short"
+    with pytest.raises(StoreCorrupted, match=r"read_marker\.thread"):
+        ReadMarker.from_map(bad)
+    draft = Draft("t:ab", "SECRETDRAFT", 1, "SECRETTITLE")
+    assert Draft.unpack(draft.pack()) == draft
+    assert "SECRET" not in repr(draft)
+    newer = draft.to_map()
+    newer["v"] = 2
+    with pytest.raises(StoreCorrupted, match="has version 2; this Cove reads up to 1"):
+        Draft.from_map(newer)
