@@ -4,10 +4,13 @@ kept in the encrypted store (the app's new-message counts and composers use them
 from __future__ import annotations
 
 from argparse import Namespace
+from typing import TYPE_CHECKING
 
 from cove.client.cli.output import GROUP_HELP, Output
 from cove.client.cli.registry import arg, command, topic
-from cove.client.service import CoveClient
+
+if TYPE_CHECKING:
+    from cove.client.service import CoveClient
 
 topic("draft", "drafts: messages started and not sent yet")
 
