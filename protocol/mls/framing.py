@@ -392,27 +392,3 @@ class MLSMessage(Struct):
         if body_cls is None:
             raise r.error(f"unknown wire format {wire_format}")
         return cls(body_cls.decode(r))
-
-
-__all__ = [
-    "AuthenticatedContent",
-    "Content",
-    "ContentType",
-    "FramedContent",
-    "FramedContentAuthData",
-    "MLSMessage",
-    "MLSMessageBody",
-    "PrivateContentAAD",
-    "PrivateMessage",
-    "PrivateMessageContent",
-    "PublicMessage",
-    "Sender",
-    "SenderData",
-    "SenderDataAAD",
-    "SenderType",
-    "WireFormat",
-    "authenticated_content_tbm",
-    "content_type_of",
-    "framed_content_tbs",
-    "wire_format_of",
-]
