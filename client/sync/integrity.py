@@ -36,6 +36,19 @@ WATCH, DETECTION, USED_KP = "group_watch", "detection", "used_key_package"
 I63 = 2**63 - 1
 DIGESTS_KEPT = 1024  # recent messages remembered per group (replays)
 HOLES_KEPT = 32  # open holes per group
+
+
+@dataclass(slots=True)
+class Hole:
+    """Log positions ``start..end`` the relay skipped, fetched again ``checks`` times;
+    ``after`` is the digest of the entry right after them (zero once that changed)."""
+
+    start: int
+    end: int
+    checks: int
+    after: bytes
+
+
 HOLE_CHECKS = 20  # syncs a hole is fetched again before it is given up
 JOIN_WAIT = 3 * 86400  # a member added and silent this long: the Welcome went missing
 DETECTIONS_KEPT = 200  # per group
@@ -139,15 +152,16 @@ class Watch(StoreRecord):
     def digest_set(self) -> list[bytes]:
         return [self.digests[i : i + _D] for i in range(0, len(self.digests), _D)]
 
-    def hole_list(self) -> list[list[object]]:
-        return [
-            [*struct.unpack(">QQI", self.holes[i : i + 20]), self.holes[i + 20 : i + 36]]
-            for i in range(0, len(self.holes), 36)
-        ]
+    def hole_list(self) -> list[Hole]:
+        holes = []
+        for i in range(0, len(self.holes), 36):
+            start, end, checks = struct.unpack(">QQI", self.holes[i : i + 20])
+            holes.append(Hole(start, end, checks, self.holes[i + 20 : i + 36]))
+        return holes
 
-    def set_holes(self, holes: Sequence[Sequence[object]]) -> None:
+    def set_holes(self, holes: Sequence[Hole]) -> None:
         self.holes = b"".join(
-            struct.pack(">QQI", h[0], h[1], h[2]) + bytes(h[3])  # type: ignore[call-overload]
+            struct.pack(">QQI", h.start, h.end, h.checks) + h.after
             for h in list(holes)[-HOLES_KEPT:]
         )
 
@@ -250,9 +264,9 @@ class Integrity:
         edges: dict[int, bytes] = {}  # right after holes filled in this batch
         for seq, message in entries:
             d = digest(message)
-            hole = next((h for h in holes if h[0] <= seq <= h[1]), None)  # type: ignore[operator]
-            edge = next((h for h in holes if seq == int(h[1]) + 1), None)  # type: ignore[call-overload]
-            edge_digest = bytes(edge[3]) if edge is not None else edges.pop(seq, None)  # type: ignore[call-overload]
+            hole = next((h for h in holes if h.start <= seq <= h.end), None)
+            edge = next((h for h in holes if seq == h.end + 1), None)
+            edge_digest = edge.after if edge is not None else edges.pop(seq, None)
             if seq in mine:
                 if mine.pop(seq) != d:
                     found.append(await self.report(txn, group_id, "own_replaced", name, now,
@@ -265,21 +279,20 @@ class Integrity:
                 zero = b"\x00" * _D
                 if hole is not None and d not in known:
                     # A position the relay skipped before, delivered now.
-                    start, end, checks, after = hole
                     holes.remove(hole)
-                    if seq > start:  # type: ignore[operator]
-                        holes.append([start, seq - 1, checks, zero])
-                    if seq < end:  # type: ignore[operator]
-                        holes.append([seq + 1, end, checks, after])
+                    if seq > hole.start:
+                        holes.append(Hole(hole.start, seq - 1, hole.checks, zero))
+                    if seq < hole.end:
+                        holes.append(Hole(seq + 1, hole.end, hole.checks, hole.after))
                     else:
-                        edges[seq + 1] = bytes(after)  # type: ignore[call-overload]
+                        edges[seq + 1] = hole.after
                     found.append(await self.report(txn, group_id, "late", name, now, seq, a=seq))
                     out.fill.add(seq)
                 elif edge_digest is not None and edge_digest not in (d, zero) and d not in known:
                     found.append(await self.report(txn, group_id, "history_changed", name, now,
                                                    seq, a=seq))  # fmt: skip
                     if edge is not None:
-                        edge[3] = zero
+                        edge.after = zero
                     out.fill.add(seq)
                 else:
                     continue  # delivered before: the engine skips it
@@ -292,7 +305,7 @@ class Integrity:
                 while last + 1 in ours and last + 1 < seq:
                     last += 1  # our own acknowledged posts are no gap
                 if seq > last + 1:
-                    holes.append([last + 1, seq - 1, 0, d])
+                    holes.append(Hole(last + 1, seq - 1, 0, d))
                     found.append(await self.report(txn, group_id, "gap", name, now, last + 1,
                                                    a=last + 1, b=seq - 1))  # fmt: skip
                 last = seq
@@ -438,10 +451,12 @@ class Integrity:
         """Holes to fetch again (each fetch counts; a hole is given up after HOLE_CHECKS)."""
         w = await self.watch(txn, group_id)
         holes = w.hole_list()
-        keep = [[s, e, int(c) + 1, d] for s, e, c, d in holes if int(c) < HOLE_CHECKS]  # type: ignore[call-overload]
+        keep = [
+            Hole(h.start, h.end, h.checks + 1, h.after) for h in holes if h.checks < HOLE_CHECKS
+        ]
         w.set_holes(keep)
         await self.save(txn, w)
-        return [(int(s), int(e)) for s, e, _, _ in keep]
+        return [(h.start, h.end) for h in keep]
 
     # -- KeyPackages ------------------------------------------------------------------
 
