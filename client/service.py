@@ -35,6 +35,8 @@ from cove.client.errors import ClientError, NotInitialized, UnknownMessage, Usag
 from cove.client.features import moderation as mod
 from cove.client.features.content import Content
 from cove.client.features.moderation_actions import Moderation, drop_at_relay
+from cove.client.features.newcomers import Newcomers
+from cove.client.features.open_links import OpenLinks
 from cove.client.group_ops import GroupOps
 from cove.client.group_state import GroupStates
 from cove.client.key_packages import KeyPackages
@@ -102,6 +104,9 @@ class CoveClient:
         self.content = Content(ctx, self.messages, self.send_record, self.attachments.upload)
         self.reading = Reading(ctx)
         self.drafts = Drafts(ctx)
+        # Joining (issue 11): each feature is one object; the CLI and the app call them.
+        self.newcomers = Newcomers(ctx)
+        self.open_links = OpenLinks(ctx)
 
     def __repr__(self) -> str:
         return f"CoveClient(home={str(self.home)!r}, handle={self.account.handle!r})"

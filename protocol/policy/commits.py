@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 from ..errors import DecodeError, ValidationError
 from ..group_metadata import GROUP_METADATA_EXTENSION, GroupMetadata
+from ..invites.errors import InviteRefused
+from ..invites.join_settings import JOIN_SETTINGS_EXTENSION, check_join_settings_change
 from ..mls.extensions import Extension, ExtensionType, RequiredCapabilities
 from ..mls.leaf_node import LeafNode
 from ..mls.proposals import (
@@ -221,12 +223,17 @@ def _check_extensions(
         )
     except DecodeError:
         required = RequiredCapabilities()
-    if not {POLICY_EXTENSION, GROUP_METADATA_EXTENSION} <= set(required.extension_types):
+    must_require = {POLICY_EXTENSION, GROUP_METADATA_EXTENSION}
+    if JOIN_SETTINGS_EXTENSION in old:
+        must_require.add(JOIN_SETTINGS_EXTENSION)
+    if not must_require <= set(required.extension_types):
         raise _no(R.POLICY_NOT_REQUIRED, actor, "stop requiring the group's policy")
     for ext_type in sorted(old.keys() | new.keys()):
         if old.get(ext_type) == new.get(ext_type) or ext_type == POLICY_EXTENSION:
             continue
-        if ext_type == GROUP_METADATA_EXTENSION:
+        if ext_type == JOIN_SETTINGS_EXTENSION:
+            _check_join_settings(actor, role, old.get(ext_type), new.get(ext_type))
+        elif ext_type == GROUP_METADATA_EXTENSION:
             if not can(role, Capability.CAN_CHANGE_ROOM_NAME):
                 raise _no(R.METADATA_REQUIRES_MODERATOR, actor, "rename the group")
             try:
@@ -237,6 +244,22 @@ def _check_extensions(
         elif not can(role, Capability.CAN_CHANGE_GROUP_EXTENSIONS):
             raise _no(R.EXTENSIONS_REQUIRE_OWNER, actor, "change the group's settings")
     _check_assignments(c, actor, role)
+
+
+def _check_join_settings(
+    actor: Member, role: Role, before: bytes | None, after: bytes | None
+) -> None:
+    """Links, rules version and history level: moderators; open links: owners
+    (:func:`~cove.protocol.invites.check_join_settings_change`)."""
+    try:
+        check_join_settings_change(
+            before, after,
+            may_manage=can(role, Capability.CAN_ADD_PARTICIPANT),
+            may_configure=can(role, Capability.CAN_CHANGE_GROUP_EXTENSIONS),
+            pending_link_join=None,
+        )  # fmt: skip
+    except InviteRefused as exc:
+        raise _no(R.JOIN_RULES[exc.rule], actor, "change how people join the group") from None
 
 
 def _check_assignments(c: _Commit, actor: Member, role: Role) -> None:

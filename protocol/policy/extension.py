@@ -34,6 +34,7 @@ from typing import Final
 from ..codec import Reader, Writer
 from ..errors import DecodeError, UsageError
 from ..group_metadata import GROUP_METADATA_EXTENSION
+from ..invites.join_settings import JOIN_SETTINGS_EXTENSION, JoinSettings
 from ..mls.extensions import Extension, ExtensionType, RequiredCapabilities, find_extension
 from .roles import ASSIGNED_ROLES, MEMBER_ROLES, Role
 from .roster import Roster
@@ -45,7 +46,7 @@ IDENTITY_KEY_LEN: Final = 32
 MAX_ASSIGNMENTS: Final = 1000
 
 #: The private extension types every Cove leaf must list in its capabilities.
-COVE_EXTENSION_TYPES: Final = (GROUP_METADATA_EXTENSION, POLICY_EXTENSION)
+COVE_EXTENSION_TYPES: Final = (GROUP_METADATA_EXTENSION, POLICY_EXTENSION, JOIN_SETTINGS_EXTENSION)
 
 _TYPE = "CovePolicy"
 
@@ -204,11 +205,13 @@ def required_capabilities_extension(
 
 def initial_extensions(creator_identity_key: bytes, *others: Extension) -> tuple[Extension, ...]:
     """The GroupContext extensions of a new group: ``others`` (e.g. the group
-    metadata extension), ``required_capabilities`` and the creator-owned policy."""
+    metadata extension), ``required_capabilities``, the creator-owned policy and
+    the default join settings (no links, no history for newcomers, open links off)."""
     return (
         *others,
         required_capabilities_extension(),
         initial_policy(creator_identity_key).extension(),
+        JoinSettings().extension(),
     )
 
 

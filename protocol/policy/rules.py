@@ -6,6 +6,7 @@ members"); :meth:`~.decisions.Refusal.explain` puts who tried and what in front.
 
 from __future__ import annotations
 
+from ..invites.errors import RULES as _INVITE_RULES
 from .decisions import rule
 
 # -- the group's state before the commit --------------------------------------------
@@ -116,3 +117,13 @@ RECORD_METADATA_REQUIRES_MODERATOR = rule(
     "policy.record.metadata_requires_moderator",
     "only moderators and owners can change the group's name or description",
 )
+
+
+# -- the join settings (0xF0C2) and external joins: the invites layer's rules ----------------
+#: ``invite.settings.*`` of :data:`cove.protocol.invites.RULES` as policy rules
+#: ``policy.join.settings.*``, with the same reasons.
+JOIN_RULES = {
+    _invite_id: rule("policy.join." + _invite_id.split(".", 1)[1], _reason)
+    for _invite_id, _reason in _INVITE_RULES.items()
+    if _invite_id.startswith("invite.settings.") and _invite_id != "invite.settings.count_missing"
+}

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from cove.protocol.errors import DecodeError, UsageError
 from cove.protocol.group_metadata import GROUP_METADATA_EXTENSION
+from cove.protocol.invites import JOIN_SETTINGS_EXTENSION, JoinSettings
 from cove.protocol.mls.extensions import ExtensionType, RequiredCapabilities, find_extension
 from cove.protocol.policy import (
     MAX_ASSIGNMENTS,
@@ -94,7 +95,12 @@ def test_initial_extensions_require_cove_extensions() -> None:
     rc = find_extension(exts, ExtensionType.REQUIRED_CAPABILITIES)
     assert rc is not None
     required = RequiredCapabilities.from_bytes(rc.extension_data)
-    assert required.extension_types == (GROUP_METADATA_EXTENSION, POLICY_EXTENSION)
+    assert required.extension_types == (
+        GROUP_METADATA_EXTENSION,
+        POLICY_EXTENSION,
+        JOIN_SETTINGS_EXTENSION,
+    )
+    assert JoinSettings.from_extensions(exts) == JoinSettings()
     # with_policy replaces in place and adds when missing
     replaced = with_policy(exts, policy.ban(B))
     assert [e.extension_type for e in replaced] == [e.extension_type for e in exts]
