@@ -31,6 +31,7 @@ from .extension import (
     with_policy,
 )
 from .joins import authorize_join, check_state
+from .link_joins import count_link_join, link_join_of
 from .records import (
     DEFAULT_RECORD_RULES,
     RecordContext,
@@ -75,11 +76,13 @@ __all__ = [
     "can",
     "check_state",
     "commit_input",
+    "count_link_join",
     "current_policy",
     "group_state",
     "identity_of",
     "initial_extensions",
     "initial_policy",
+    "link_join_of",
     "outranks",
     "refuse",
     "register_record_rule",

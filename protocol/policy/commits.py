@@ -11,12 +11,19 @@ skipped by all of them alike.
 Order of checks (the first refusal wins; ``docs/protocol/policy.md`` lists them):
 
 1. the policy before the commit can be read;
-2. the committer is a member (external commits are refused);
+2. the committer is a member; an external commit is judged as a link join
+   (:func:`~cove.protocol.invites.check_external_join`: open links on, a valid link
+   proof, uses left, the previous link join counted, only the joiner's own old
+   leaf removed) and then by step 5;
 3. the commit path's new leaf keeps the committer's identity;
 4. every proposal against its proposer's role before the commit, in list order
    except that GroupContextExtensions come last;
 5. the state after the commit: no banned identity added, identities and handles
    unique, banned identities out, roles only for members, at least one owner.
+
+Every member commit of a group with join settings is also judged by
+:func:`~cove.protocol.invites.check_join_settings_change` (even without a
+GroupContextExtensions proposal): the commit right after a link join must count it.
 """
 
 from __future__ import annotations
@@ -27,8 +34,14 @@ from dataclasses import dataclass, field
 from ..errors import DecodeError, ValidationError
 from ..group_metadata import GROUP_METADATA_EXTENSION, GroupMetadata
 from ..invites.errors import InviteRefused
-from ..invites.join_settings import JOIN_SETTINGS_EXTENSION, check_join_settings_change
+from ..invites.join_settings import (
+    JOIN_SETTINGS_EXTENSION,
+    JoinSettings,
+    check_join_settings_change,
+)
+from ..invites.open_join import check_external_join, external_join_of
 from ..mls.extensions import Extension, ExtensionType, RequiredCapabilities
+from ..mls.framing import FramedContent
 from ..mls.leaf_node import LeafNode
 from ..mls.proposals import (
     Add,
@@ -49,10 +62,14 @@ from .roster import Member, Roster, handle_key, identity_of
 
 @dataclass(frozen=True, slots=True)
 class GroupState:
-    """What the policy reads of the group before a commit."""
+    """What the policy reads of the group before a commit. ``pending_link_join``:
+    the link id of the external link join that made the current epoch (``None``
+    if the last commit was not one) — every member knows it: she processed that
+    commit, or made it."""
 
     roster: Roster
     extensions: tuple[Extension, ...]
+    pending_link_join: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +84,15 @@ class ProposalInput:
 @dataclass(frozen=True, slots=True)
 class CommitInput:
     """A commit as the policy sees it. ``committer`` is ``None`` for an external
-    commit; ``path_leaf`` is the UpdatePath's new leaf, if the commit has a path."""
+    commit; ``path_leaf`` is the UpdatePath's new leaf, if the commit has a path;
+    ``content`` is the commit's FramedContent, needed for an external commit (its
+    ``authenticated_data`` holds the link proof; without it an external commit is
+    refused)."""
 
     committer: int | None
     proposals: tuple[ProposalInput, ...] = ()
     path_leaf: LeafNode | None = None
+    content: FramedContent | None = None
 
 
 class _Refused(Exception):
@@ -94,6 +115,7 @@ class _Commit:
     new_policy: GroupPolicy
     removed: dict[int, Member] = field(default_factory=dict)
     added: list[tuple[Member, Member]] = field(default_factory=list)  # (new member, adder)
+    pending_link_join: bytes | None = None
 
     def role(self, m: Member) -> Role:
         return self.policy.role_of(m.identity_key, in_group=True)
@@ -125,11 +147,13 @@ def _authorize(state: GroupState, commit: CommitInput) -> Decision:
         raise _no(R.STATE_MISSING, None, "change the group")
     roster = state.roster
     if commit.committer is None:
-        raise _no(R.EXTERNAL_NOT_ALLOWED, None, "join the group from outside")
+        _check_result(_external(state, policy, commit))
+        return ALLOWED
     committer = roster.at(commit.committer)
     if committer is None:
         raise _no(R.COMMITTER_NOT_MEMBER, None, "change the group")
     c = _Commit(policy, roster, tuple(state.extensions), committer, policy)
+    c.pending_link_join = state.pending_link_join
     if commit.path_leaf is not None:
         _check_continuity(committer, commit.path_leaf)
     # GroupContextExtensions last: clearing a removed member's role depends on the
@@ -138,8 +162,62 @@ def _authorize(state: GroupState, commit: CommitInput) -> Decision:
     rest = [p for p in commit.proposals if not isinstance(p.body, GroupContextExtensions)]
     for p in rest + gce:
         _check_proposal(c, p)
+    old_settings = _ext_map(c.extensions).get(JOIN_SETTINGS_EXTENSION)
+    if not gce and old_settings is not None:
+        # No GroupContextExtensions: the settings stay as they are, which the commit
+        # right after a link join may not do (policy.join.settings.count_missing).
+        _check_join_settings(c, committer, c.role(committer), old_settings, old_settings)
     _check_result(c)
     return ALLOWED
+
+
+_JOIN_ACTION = "join the group through a link"
+
+
+def _external(state: GroupState, policy: GroupPolicy, commit: CommitInput) -> _Commit:
+    """An external commit: a link join judged by ``check_external_join`` (its
+    refusals are ``policy.join.open.<x>``); a group without join settings admits
+    nobody from outside (``policy.external.not_allowed``). Returns the working
+    state for the after-commit checks (the joiner added, her old leaf removed)."""
+    roster = state.roster
+    try:
+        settings = JoinSettings.from_extensions(state.extensions)
+    except DecodeError:
+        raise _no(R.JOIN_RULES["invite.settings.malformed"], None, _JOIN_ACTION) from None
+    if settings is None or commit.content is None:
+        raise _no(R.EXTERNAL_NOT_ALLOWED, None, "join the group from outside")
+    handle: str | None = None
+    if commit.path_leaf is not None:
+        try:
+            handle = identity_of(commit.path_leaf)[1]
+        except ValidationError:
+            handle = None
+
+    def identity_at(leaf: int) -> bytes | None:
+        m = roster.at(leaf)
+        return None if m is None else m.identity_key
+
+    try:
+        join = external_join_of(commit.content, identity_at)
+        check_external_join(
+            settings,
+            join,
+            members=roster.identities(),
+            banned=policy.banned,
+            pending_link_join=state.pending_link_join,
+        )
+    except InviteRefused as exc:
+        raise _Refused(refuse(R.JOIN_RULES[exc.rule], handle, _JOIN_ACTION)) from None
+    assert handle is not None  # external_join_of read a Cove credential
+    joiner = Member(-1, join.joiner_identity_key, handle)
+    c = _Commit(policy, roster, tuple(state.extensions), joiner, policy)
+    for p in commit.proposals:
+        if isinstance(p.body, Remove):
+            target = roster.at(p.body.removed)
+            assert target is not None  # external_join_of refused a blank leaf
+            c.removed[target.leaf] = target
+    c.added.append((joiner, joiner))
+    return c
 
 
 def _check_continuity(old: Member, leaf: LeafNode) -> None:
@@ -228,12 +306,18 @@ def _check_extensions(
         must_require.add(JOIN_SETTINGS_EXTENSION)
     if not must_require <= set(required.extension_types):
         raise _no(R.POLICY_NOT_REQUIRED, actor, "stop requiring the group's policy")
+    if JOIN_SETTINGS_EXTENSION in old.keys() | new.keys():
+        # Judged even when unchanged: the commit after a link join must count it.
+        _check_join_settings(
+            c, actor, role, old.get(JOIN_SETTINGS_EXTENSION), new.get(JOIN_SETTINGS_EXTENSION)
+        )
     for ext_type in sorted(old.keys() | new.keys()):
-        if old.get(ext_type) == new.get(ext_type) or ext_type == POLICY_EXTENSION:
+        if old.get(ext_type) == new.get(ext_type) or ext_type in (
+            POLICY_EXTENSION,
+            JOIN_SETTINGS_EXTENSION,
+        ):
             continue
-        if ext_type == JOIN_SETTINGS_EXTENSION:
-            _check_join_settings(actor, role, old.get(ext_type), new.get(ext_type))
-        elif ext_type == GROUP_METADATA_EXTENSION:
+        if ext_type == GROUP_METADATA_EXTENSION:
             if not can(role, Capability.CAN_CHANGE_ROOM_NAME):
                 raise _no(R.METADATA_REQUIRES_MODERATOR, actor, "rename the group")
             try:
@@ -247,16 +331,17 @@ def _check_extensions(
 
 
 def _check_join_settings(
-    actor: Member, role: Role, before: bytes | None, after: bytes | None
+    c: _Commit, actor: Member, role: Role, before: bytes | None, after: bytes | None
 ) -> None:
-    """Links, rules version and history level: moderators; open links: owners
+    """Links, rules version and history level: moderators; open links: owners; the
+    count of the previous link join: anyone, and it must be there
     (:func:`~cove.protocol.invites.check_join_settings_change`)."""
     try:
         check_join_settings_change(
             before, after,
             may_manage=can(role, Capability.CAN_ADD_PARTICIPANT),
             may_configure=can(role, Capability.CAN_CHANGE_GROUP_EXTENSIONS),
-            pending_link_join=None,
+            pending_link_join=c.pending_link_join,
         )  # fmt: skip
     except InviteRefused as exc:
         raise _no(R.JOIN_RULES[exc.rule], actor, "change how people join the group") from None

@@ -120,10 +120,11 @@ RECORD_METADATA_REQUIRES_MODERATOR = rule(
 
 
 # -- the join settings (0xF0C2) and external joins: the invites layer's rules ----------------
-#: ``invite.settings.*`` of :data:`cove.protocol.invites.RULES` as policy rules
-#: ``policy.join.settings.*``, with the same reasons.
+#: ``invite.settings.*`` and ``invite.open.*`` of :data:`cove.protocol.invites.RULES`
+#: as policy rules ``policy.join.settings.*`` and ``policy.join.open.*``, with the
+#: same reasons.
 JOIN_RULES = {
     _invite_id: rule("policy.join." + _invite_id.split(".", 1)[1], _reason)
     for _invite_id, _reason in _INVITE_RULES.items()
-    if _invite_id.startswith("invite.settings.") and _invite_id != "invite.settings.count_missing"
+    if _invite_id.startswith(("invite.settings.", "invite.open."))
 }

@@ -24,7 +24,7 @@ from ..proposal_list import (
     apply_proposals,
     validate_proposal_list,
 )
-from ..proposals import Add, Proposal, ProposalOrRef, Remove
+from ..proposals import Add, GroupContextExtensions, Proposal, ProposalOrRef, Remove
 from ..transcript import confirmation_tag, confirmed_transcript_hash, interim_transcript_hash
 from ..tree_math import LeafIndex, NodeIndex
 from ..treekem import create_update_path
@@ -57,15 +57,22 @@ def commit(
     """Validate and build a member's commit; it becomes ``g``'s pending commit."""
     ep = g._epoch
     me = Sender.member(g._my_leaf)
+    # The commit right after a link join counts it, whatever else it does.
+    joined = g._pending_link_join
+    counted = policy_hook.link_count(ep.context.extensions, proposals, joined)
+    counts = joined is not None and counted != list(proposals)
     infos: list[ProposalInfo] = []
     left_out: list[tuple[bytes, str]] = []
     if include_pending:
         for ref, info in ep.proposals.items():
             reason = _why_left_out(g, info, now)
+            if reason is None and counts and isinstance(info.proposal.body, GroupContextExtensions):
+                reason = "this commit counts the link join in its own settings change"
             if reason is None:
                 infos.append(replace(info, ref=ref))
             else:
                 left_out.append((ref, reason))
+    proposals = counted
     infos.extend(ProposalInfo(p, me, None) for p in proposals)
     if now is None and any(isinstance(p.body, Add) for p in proposals):
         raise UsageError("now is required: this commit adds members (KeyPackage lifetimes)")
@@ -80,7 +87,9 @@ def commit(
         now=now,
         members=ep.member_index(),
     )
-    policy_hook.check_own_commit(ep.tree, ep.context.extensions, infos, me)
+    policy_hook.check_own_commit(
+        ep.tree, ep.context.extensions, infos, me, pending_link_join=joined
+    )
     applied = apply_proposals(infos, ep.tree, ep.context.extensions)
     commit_refs = tuple(
         ProposalOrRef(info.ref if info.ref is not None else info.proposal) for info in infos

@@ -76,6 +76,9 @@ class Group:
         self._active = True
         #: Set once a ReInit commit took effect: no more messages in this group (§11.2).
         self._reinit: ReInit | None = None
+        #: The link id of the external link join that made the current epoch (policed
+        #: groups with join settings); the next commit must count it.
+        self._pending_link_join: bytes | None = None
         self._serial = 0
 
     def __repr__(self) -> str:
@@ -100,6 +103,7 @@ class Group:
             self._my_leaf,
             self._signature_private,
             self._serial,
+            self._pending_link_join,
         )
         with ExitStack() as stack:
             for tree in self._secret_trees():
@@ -116,6 +120,7 @@ class Group:
                     self._my_leaf,
                     self._signature_private,
                     self._serial,
+                    self._pending_link_join,
                 ) = saved
                 self._past = deque(past)
                 raise
@@ -178,6 +183,13 @@ class Group:
     @property
     def has_pending_commit(self) -> bool:
         return self._pending is not None
+
+    @property
+    def pending_link_join(self) -> bytes | None:
+        """The link id of the external link join that made the current epoch, if the
+        last commit was one (``None`` otherwise). Every commit this group builds
+        while it is set counts that join (``docs/protocol/invites.md`` §6)."""
+        return self._pending_link_join
 
     @property
     def extensions(self) -> tuple[Extension, ...]:
@@ -501,6 +513,7 @@ class Group:
                 self._past.popleft()
         self._epoch = new
         self._pending = None
+        self._pending_link_join = None
         self._bump()
 
     # -- PSKs -------------------------------------------------------------------------

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from ...crypto import RandomProvider, Suite, suite_for
 from ...errors import StateError, UsageError, ValidationError
+from ..commit import Commit
 from ..credentials import Credential
 from ..extensions import Extension, ExtensionType, ExternalPub, find_extension
-from ..framing import MLSMessage, Sender
+from ..framing import MLSMessage, PublicMessage, Sender
 from ..group_context import MLS10, GroupContext
 from ..joining import (
     decrypt_group_info,
@@ -220,9 +221,7 @@ def join_external(
         leaf_node_source=LeafNodeSource.COMMIT,
         parent_hash=b"",
     )
-    proposals = [Proposal(ExternalInit(kem_output))]
-    if remove_leaf is not None:
-        proposals.append(Proposal(Remove(remove_leaf)))
+    proposals = external_proposals(kem_output, remove_leaf)
     me = Sender.new_member_commit()
     infos = [ProposalInfo(p, me, None) for p in proposals]
     validate_proposal_list(
@@ -271,10 +270,33 @@ def join_external(
         authenticated_data,
         signature_private,
     )
+    # Our own check of the commit, as every member will judge it (a link join in a
+    # policed group: open links on, a valid link proof, uses left).
+    posted = MLSMessage.from_bytes(out.commit).body
+    assert isinstance(posted, PublicMessage) and isinstance(posted.content.content, Commit)
+    policy_hook.check_own_commit(
+        tree,
+        context.extensions,
+        infos,
+        me,
+        path=posted.content.content.path,
+        content=posted.content,
+    )
     group.apply_pending_commit()
     group._past.clear()
+    group._pending_link_join = policy_hook.link_join_after(context.extensions, posted.content)
     group._serial = 0
     return group, out.commit
+
+
+def external_proposals(kem_output: bytes, remove_leaf: int | None) -> list[Proposal]:
+    """The proposals of our external commit: ExternalInit, and the Remove of our own
+    old leaf for a rejoin (a module function, so a test's hostile joiner can add
+    more and see members refuse them)."""
+    proposals = [Proposal(ExternalInit(kem_output))]
+    if remove_leaf is not None:
+        proposals.append(Proposal(Remove(remove_leaf)))
+    return proposals
 
 
 def _verified_tree(suite: Suite, info: GroupInfo, ratchet_tree: bytes | None) -> RatchetTree:

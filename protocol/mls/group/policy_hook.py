@@ -8,7 +8,10 @@ interop) is untouched. In a policed group:
 
 * every commit received is judged by :func:`~cove.protocol.policy.authorize_mls_commit`
   after RFC 9420's proposal-list validation and before anything is applied, and
-  every commit we build is judged before it is sent; a refusal raises
+  every commit we build is judged before it is sent (an external commit is judged
+  as a link join, with its framed content; every commit with the group's
+  ``pending_link_join``, the link join that made the current epoch, which the
+  group keeps and every commit we build counts: :func:`link_count`); a refusal raises
   :class:`~cove.protocol.policy.PolicyRefused` and, because processing runs in
   :meth:`Group._atomic`, leaves the group exactly as it was;
 * a Welcome is joined only if :func:`~cove.protocol.policy.authorize_join`
@@ -32,16 +35,19 @@ from ...policy import (
     PolicyRefused,
     authorize_join,
     authorize_mls_commit,
+    count_link_join,
     group_state,
     identity_of,
+    link_join_of,
     refuse,
 )
 from ...policy import rules as R
 from ..commit import UpdatePath
 from ..extensions import Extension
-from ..framing import Sender
+from ..framing import FramedContent, Sender
 from ..leaf_node import LeafNode
 from ..proposal_list import ProposalInfo
+from ..proposals import Proposal
 from ..ratchet_tree import RatchetTree
 from ..validation import required_capabilities
 
@@ -61,11 +67,23 @@ def check_commit(
     proposals: Sequence[ProposalInfo],
     committer: Sender,
     path: UpdatePath | LeafNode | None,
+    *,
+    content: FramedContent | None = None,
+    pending_link_join: bytes | None = None,
 ) -> None:
     """Raise :class:`PolicyRefused` if the policy refuses this commit (tree and
-    extensions *before* it)."""
+    extensions *before* it; ``content`` the commit's FramedContent, which an
+    external commit needs; ``pending_link_join`` the group's)."""
     if policed(extensions):
-        authorize_mls_commit(tree, extensions, proposals, committer, path).raise_if_refused()
+        authorize_mls_commit(
+            tree,
+            extensions,
+            proposals,
+            committer,
+            path,
+            content=content,
+            pending_link_join=pending_link_join,
+        ).raise_if_refused()
 
 
 def check_own_commit(
@@ -73,11 +91,41 @@ def check_own_commit(
     extensions: Sequence[Extension],
     proposals: Sequence[ProposalInfo],
     committer: Sender,
+    *,
+    path: UpdatePath | LeafNode | None = None,
+    content: FramedContent | None = None,
+    pending_link_join: bytes | None = None,
 ) -> None:
     """The sender's check of a commit it builds (the same rules as a receiver's;
     kept as its own function so that a test's hostile member can go under it
     without touching what receivers run)."""
-    check_commit(tree, extensions, proposals, committer, None)
+    check_commit(
+        tree,
+        extensions,
+        proposals,
+        committer,
+        path,
+        content=content,
+        pending_link_join=pending_link_join,
+    )
+
+
+def link_count(
+    extensions: Sequence[Extension], proposals: Sequence[Proposal], pending_link_join: bytes | None
+) -> list[Proposal]:
+    """The proposals of a commit we build, with the count of the link join that made
+    the current epoch when there is one (:func:`~cove.protocol.policy.count_link_join`)."""
+    if pending_link_join is None or not policed(extensions):
+        return list(proposals)
+    return count_link_join(extensions, proposals, pending_link_join)
+
+
+def link_join_after(extensions: Sequence[Extension], content: FramedContent) -> bytes | None:
+    """The group's ``pending_link_join`` after an external commit the policy allowed
+    (``extensions`` before it): the link id of its proof in a policed group."""
+    if not policed(extensions):
+        return None
+    return link_join_of(extensions, content.authenticated_data)
 
 
 def check_join(
@@ -103,4 +151,12 @@ def check_late_application(
         raise PolicyRefused(refuse(R.RECORD_SENDER_NOT_MEMBER, handle, "post after being removed"))
 
 
-__all__ = ["check_commit", "check_join", "check_late_application", "check_own_commit", "policed"]
+__all__ = [
+    "check_commit",
+    "check_join",
+    "check_late_application",
+    "check_own_commit",
+    "link_count",
+    "link_join_after",
+    "policed",
+]

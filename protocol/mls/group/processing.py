@@ -181,7 +181,15 @@ def _process_commit(g: Group, auth: AuthenticatedContent, now: int | None) -> Ap
     )
     if path_required(infos) and commit.path is None:
         raise ValidationError("V-COMMIT-003", "this commit needs an UpdatePath")
-    policy_hook.check_commit(ep.tree, ep.context.extensions, infos, sender, commit.path)
+    policy_hook.check_commit(
+        ep.tree,
+        ep.context.extensions,
+        infos,
+        sender,
+        commit.path,
+        content=content,
+        pending_link_join=g._pending_link_join,
+    )
     applied = apply_proposals(infos, ep.tree, ep.context.extensions)
     tree = applied.tree
     removed_me = any(leaf == g._my_leaf for leaf, _ in applied.removed)
@@ -294,4 +302,6 @@ def _process_commit(g: Group, auth: AuthenticatedContent, now: int | None) -> Ap
     )
     g._advance(new)
     g._reinit = applied.reinit
+    if external:
+        g._pending_link_join = policy_hook.link_join_after(old.extensions, content)
     return summary

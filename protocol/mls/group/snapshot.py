@@ -2,13 +2,15 @@
 
 Byte layouts are in ``docs/protocol/group.md`` ("Persistence"). In short::
 
-    epoch_state   = 0x02 0x01 serial suite active my_leaf signature_private config
-                    psks epoch past_epochs pending          (changes with state_serial)
+    epoch_state   = 0x03 0x01 serial suite active my_leaf signature_private config
+                    psks epoch past_epochs pending pending_link_join
+                                                            (changes with state_serial)
     message_state = 0x02 0x02 serial group_id epoch secret_tree past_secret_trees
                                                             (changes per message; O(senders))
     to_bytes()    = 0x02 opaque(epoch_state) opaque(message_state)
 
-Version 1 snapshots (one blob, no pending commit) are still read.
+Epoch states of format 2 (no ``pending_link_join``) and version 1 snapshots (one
+blob, no pending commit) are still read.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ if TYPE_CHECKING:
     from .group import Group
 
 SNAPSHOT_VERSION = 2
+#: The epoch part's format: 3 adds ``pending_link_join`` at the end; 2 is still read.
+EPOCH_STATE_VERSION = 3
 _V1 = 1
+_LINK_ID_MAX = 255
 _EPOCH_PART = 1
 _MESSAGE_PART = 2
 _MISMATCH = "epoch and message state do not match"
@@ -46,7 +51,7 @@ _MISMATCH = "epoch and message state do not match"
 
 def epoch_state(g: Group) -> bytes:
     w = Writer()
-    w.uint8(SNAPSHOT_VERSION)
+    w.uint8(EPOCH_STATE_VERSION)
     w.uint8(_EPOCH_PART)
     w.uint64(g._serial)
     w.uint16(g._suite.suite_id)
@@ -75,6 +80,7 @@ def epoch_state(g: Group) -> bytes:
         pending.epoch.secret_tree.encode(w)
         pending.summary.encode(w)
         w.optional(pending.reinit, Writer.struct)
+    w.optional(g._pending_link_join, Writer.opaque)
     return w.getvalue()
 
 
@@ -129,8 +135,9 @@ def _read_epoch_state(
     credential_validator: CredentialValidator | None,
 ) -> Group:
     r = Reader(data, type_name="GroupEpochState")
-    if r.uint8() != SNAPSHOT_VERSION or r.uint8() != _EPOCH_PART:
-        raise r.error("not a version 2 group epoch state")
+    version = r.uint8()
+    if version not in (SNAPSHOT_VERSION, EPOCH_STATE_VERSION) or r.uint8() != _EPOCH_PART:
+        raise r.error("not a version 2 or 3 group epoch state")
     serial = r.uint64()
     suite = suite_for(r.uint16())
     active = r.boolean()
@@ -167,6 +174,8 @@ def _read_epoch_state(
         group._pending = Pending(
             pending_epoch, pending_leaf, pending_key, summary, r.optional(ReInit.decode)
         )
+    if version == EPOCH_STATE_VERSION:
+        group._pending_link_join = r.optional(lambda r: r.opaque(_LINK_ID_MAX))
     r.expect_end()
     return group
 
