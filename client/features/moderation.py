@@ -42,6 +42,7 @@ from cove.protocol.app import AppRecord
 from cove.protocol.app.moderation_records import ModerationNote
 from cove.protocol.group_metadata import GroupMetadata
 from cove.protocol.identity import CoveIdentity
+from cove.protocol.invites import JoinSettings
 from cove.protocol.mls.extensions import Extension
 from cove.protocol.mls.group.policy_hook import policed
 from cove.protocol.policy import (
@@ -240,6 +241,7 @@ async def authorize_incoming(
     return authorize_record(
         policy, roster_of(group), sender_key, record,
         target_author=author, target_handle=handle, sender_handle=sender_handle,
+        group_id=group_id, join_settings=JoinSettings.from_extensions(group.extensions),
     )  # fmt: skip
 
 
@@ -262,6 +264,7 @@ async def check_outgoing(
     decision = authorize_record(
         policy_of(group), roster, me.identity_key, record,
         target_author=author, target_handle=author_handle,
+        group_id=group_id, join_settings=JoinSettings.from_extensions(group.extensions),
     )  # fmt: skip
     if not decision.allowed:
         raise Refused(decision)

@@ -30,6 +30,7 @@ from .extension import (
     required_capabilities_extension,
     with_policy,
 )
+from .join_record_rules import register_join_record_rules
 from .joins import authorize_join, check_state
 from .link_joins import count_link_join, link_join_of
 from .records import (
@@ -85,6 +86,7 @@ __all__ = [
     "link_join_of",
     "outranks",
     "refuse",
+    "register_join_record_rules",
     "register_record_rule",
     "remove_proposals",
     "required_capabilities_extension",

@@ -19,6 +19,7 @@ from typing import Final, Protocol
 
 from ..app.records import RecordType
 from ..errors import UsageError
+from ..invites.join_settings import JoinSettings
 from . import rules as R
 from .decisions import ALLOWED, Decision, Rule, refuse
 from .extension import GroupPolicy
@@ -33,13 +34,17 @@ class _HasRecordType(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RecordContext:
-    """What a record rule may look at."""
+    """What a record rule may look at. ``group_id`` and ``join_settings`` (the
+    group's, at the record's place in the log) are for the rules of the joining
+    records (rules text, acceptances); ``b""``/``None`` when the caller has none."""
 
     sender: Member
     sender_role: Role
     record: object
     target_author: bytes | None
     target_handle: str | None
+    group_id: bytes = b""
+    join_settings: JoinSettings | None = None
 
     def refuse(self, r: Rule, action: str) -> Decision:
         return refuse(r, self.sender.handle, action)
@@ -158,6 +163,8 @@ def authorize_record(
     target_author: bytes | None = None,
     target_handle: str | None = None,
     sender_handle: str | None = None,
+    group_id: bytes = b"",
+    join_settings: JoinSettings | None = None,
     rules: RecordRules = DEFAULT_RECORD_RULES,
 ) -> Decision:
     """Whether ``record`` from the member with ``sender_identity`` is allowed.
@@ -167,7 +174,10 @@ def authorize_record(
     author of the record it refers to (``None`` if there is none or it is
     unknown) and ``target_handle`` that author's handle, for the explanation;
     ``sender_handle`` names a sender who is not in ``roster`` (e.g. from the
-    credential of a removed member's old leaf), also only for the explanation.
+    credential of a removed member's old leaf), also only for the explanation;
+    ``group_id`` and ``join_settings`` (the group's at the record's place) are what
+    the rules of ``Rules`` and ``RulesAcceptance`` records check against — without
+    them such records are refused.
     """
     sender = roster.by_identity(sender_identity)
     if sender is None:
@@ -176,7 +186,9 @@ def authorize_record(
     record_rule = rules.rule_for(record.RECORD_TYPE)
     if record_rule is None:
         return refuse(R.RECORD_UNREGISTERED, sender.handle, "send an unknown kind of message")
-    return record_rule(RecordContext(sender, role, record, target_author, target_handle))
+    return record_rule(
+        RecordContext(sender, role, record, target_author, target_handle, group_id, join_settings)
+    )
 
 
 __all__ = [

@@ -118,6 +118,25 @@ RECORD_METADATA_REQUIRES_MODERATOR = rule(
     "only moderators and owners can change the group's name or description",
 )
 
+RULES_REQUIRES_MODERATOR = rule(
+    "policy.record.rules_requires_moderator", "only moderators and owners can set the group's rules"
+)
+RULES_MISMATCH = rule(
+    "policy.record.rules_mismatch",
+    "the rules text does not match the rules version and hash in the group's settings",
+)
+ACCEPTANCE_INVALID = rule(
+    "policy.record.acceptance_invalid",
+    "the rules acceptance is not signed by the sender's identity key",
+)
+WELCOME_REQUIRES_MODERATOR = rule(
+    "policy.record.welcome_requires_moderator",
+    "only moderators and owners can set or send the welcome message",
+)
+HISTORY_REQUIRES_MODERATOR = rule(
+    "policy.record.history_requires_moderator",
+    "only moderators and owners can share the group's history with a newcomer",
+)
 
 # -- the join settings (0xF0C2) and external joins: the invites layer's rules ----------------
 #: ``invite.settings.*`` and ``invite.open.*`` of :data:`cove.protocol.invites.RULES`
