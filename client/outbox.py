@@ -129,6 +129,9 @@ class Outbox:
         self.messages = messages
         self.trust = trust
         self.sync_group = sync_group
+        #: Called with the group id after the relay accepted a commit of ours (e.g. the
+        #: open links re-seal the new epoch's GroupInfo); each handles its own errors.
+        self.after_commit: list[Callable[[bytes], Awaitable[None]]] = []
 
     async def entries(self, txn: Txn) -> list[OutboxEntry]:
         return [unpack_entry(v) for _, v in await txn.scan(OUTBOX)]
@@ -270,4 +273,7 @@ class Outbox:
             await txn.delete(OUTBOX, entry.key)
             if isinstance(entry, ApplicationEntry):
                 await self.messages.mark_sent(txn, entry.record_id, answer.seq)
+        if isinstance(entry, CommitEntry):
+            for hook in self.after_commit:
+                await hook(entry.group)
         return True

@@ -106,7 +106,8 @@ class CoveClient:
         self.drafts = Drafts(ctx)
         # Joining (issue 11): each feature is one object; the CLI and the app call them.
         self.newcomers = Newcomers(ctx)
-        self.open_links = OpenLinks(ctx)
+        self.open_links = OpenLinks(ctx, self.states, self.outbox, self.trust_store, self.newcomers)
+        self.runner.on_link_joins.append(self.open_links.greet_link_joins)
 
     def __repr__(self) -> str:
         return f"CoveClient(home={str(self.home)!r}, handle={self.account.handle!r})"

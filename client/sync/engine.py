@@ -54,6 +54,8 @@ class MembershipChanged:
     removed_me: bool
     #: what the commit changed, in words (members, roles, bans, name)
     notes: tuple[str, ...] = ()
+    #: an external commit through an open link (the committer is the newcomer)
+    link_join: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,8 @@ def process_log(
                 events.append(Quarantined(seq, f"{type(exc).__name__}: {exc}", message))
             else:
                 event = _event(seq, result)
+                if isinstance(event, MembershipChanged) and group.pending_link_join is not None:
+                    event = replace(event, link_join=True)
                 if isinstance(event, MembershipChanged) and prev is not None and group.active:
                     who = moderation.handle_of(event.committer_credential)
                     event = replace(event, notes=tuple(moderation.describe(prev, group, who)))

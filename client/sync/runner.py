@@ -15,7 +15,7 @@ but newer than this client, so that it can be read after an upgrade.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -84,6 +84,8 @@ class Applied:
     events: list[MessageView] = field(default_factory=list)
     #: a commit was applied (the relay's member table is then cross-checked)
     commits: int = 0
+    #: identity keys of those who joined through an open link
+    link_joins: list[bytes] = field(default_factory=list)
     detections: list[DetectionView] = field(default_factory=list)
 
 
@@ -106,6 +108,8 @@ class SyncRunner:
         self.refused_welcomes: list[MessageView] = []
         self.integrity = Integrity()
         self.found: list[DetectionView] = []  # detections outside a group's log (joins)
+        #: Called with (group id, identity keys) after link joins were applied.
+        self.on_link_joins: list[Callable[[bytes, list[bytes]], Awaitable[None]]] = []
 
     def _outbox(self) -> Outbox:
         assert self.outbox is not None
@@ -200,6 +204,7 @@ class SyncRunner:
             total.messages += applied.messages
             total.events += applied.events
             total.commits += applied.commits
+            total.link_joins += applied.link_joins
             if applied.removed:
                 total.removed = True
                 return total
@@ -207,6 +212,8 @@ class SyncRunner:
                 await self.fetch_holes(group_id, total)
                 if total.commits:
                     total.events += await cross_check(self.ctx, self.states, group_id)
+                for hook in self.on_link_joins if total.link_joins else ():
+                    await hook(group_id, total.link_joins)
                 return total
 
     async def fetch_holes(self, group_id: bytes, total: Applied) -> None:
@@ -283,6 +290,9 @@ class SyncRunner:
                     applied.messages.append(shown)
                 elif isinstance(ev, MembershipChanged):
                     applied.commits += 1
+                    if ev.link_join:
+                        joiner = CoveIdentity.from_bytes(ev.committer_credential).identity_key
+                        applied.link_joins.append(joiner)
                     for note in ev.notes:
                         shown = await moderation.add_event(txn, group_id, ev.seq, "change", note)
                         applied.events.append(shown)

@@ -46,8 +46,8 @@ def count_link_join(
     out = list(proposals)
     before = JoinSettings.from_extensions(extensions)
     entry = before.link(link_id) if before is not None else None
-    if before is None or entry is None:
-        return out  # nothing to count (a revoked link is not counted)
+    if before is None or entry is None or entry.used >= entry.max_uses:
+        return out  # nothing to count: a revoked link, or a join members refuse anyway
     for i, p in enumerate(out):
         if not isinstance(p.body, GroupContextExtensions):
             continue

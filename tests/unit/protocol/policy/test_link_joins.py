@@ -30,6 +30,7 @@ from cove.protocol.policy import (
     PolicyRefused,
     authorize_mls_commit,
     ban_proposals,
+    count_link_join,
     group_state,
 )
 from tests.support.hostile import under_the_client
@@ -327,3 +328,27 @@ def test_the_commit_after_a_link_join_must_count_it_and_nothing_more() -> None:
     # the honest count goes through
     s.deliver("ana", ana.update().commit)
     assert s.used() == 1
+
+
+def test_count_link_join_merges_once_and_never_counts_past_the_cap() -> None:
+    s = make_scene(max_uses=2)
+    olga = s.g("olga")
+    link_id = s.open_link.link_id
+    exts = olga.extensions
+    base = s.settings()
+    # no GroupContextExtensions: one is added that changes only the count
+    (extra,) = count_link_join(exts, [], link_id)
+    assert isinstance(extra.body, GroupContextExtensions)
+    assert JoinSettings.from_extensions(extra.body.extensions) == base.with_use_counted(link_id)
+    # one that counts already, or revokes the link, is left as it is
+    counted = Proposal(
+        GroupContextExtensions(with_join_settings(exts, base.with_use_counted(link_id)))
+    )
+    assert count_link_join(exts, [counted], link_id) == [counted]
+    revoked = Proposal(GroupContextExtensions(with_join_settings(exts, base.without_link(link_id))))
+    assert count_link_join(exts, [revoked], link_id) == [revoked]
+    # a used-up link (a join every member refuses) is not counted
+    full = base.with_use_counted(link_id).with_use_counted(link_id)
+    assert count_link_join(with_join_settings(exts, full), [], link_id) == []
+    # unknown link: nothing
+    assert count_link_join(exts, [], b"\x00" * 10) == []
