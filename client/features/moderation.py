@@ -183,9 +183,11 @@ def describe(prev: Before, group: Group, committer: str) -> list[str]:
     names: dict[bytes, str] = {m.identity_key: m.handle for m in prev.roster}
     names.update({m.identity_key: m.handle for m in after})
     old_keys, new_keys = prev.roster.identities(), after.identities()
-    lines = [
-        f"{committer} added {names[k]}" for k in sorted(new_keys - old_keys, key=names.__getitem__)
-    ]
+    lines = [  # someone who adds herself joined by an external commit (an open link)
+        f"{committer} joined with an invite link" if names[k] == committer
+        else f"{committer} added {names[k]}"
+        for k in sorted(new_keys - old_keys, key=names.__getitem__)
+    ]  # fmt: skip
     for k in sorted(old_keys - new_keys, key=names.__getitem__):
         lines.append(
             f"{names[k]} left" if names[k] == committer else f"{committer} removed {names[k]}"

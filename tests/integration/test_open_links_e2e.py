@@ -200,6 +200,9 @@ async def scenario(tmp_path: Path, relay: RelayProcess) -> bytes:
                 assert await used(c, gid, link) == 1  # nia's own first commit counted it
                 assert (await load(c, gid)).epoch == (await load(nia, gid)).epoch
                 assert await refusals(c, gid) == []
+                async with c.store.transaction() as txn:
+                    notes = [r.text for r in await mod.events(txn, gid) if r.kind == "change"]
+                assert "nia joined with an invite link" in notes
             assert greeted.calls == [(gid, [nia.account.identity_key])]
             assert ana_greeted.calls == []  # a plain member does not greet
 
