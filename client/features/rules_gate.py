@@ -283,7 +283,7 @@ async def check_sending(
     if pair is None or await accepted_pair(txn, group_id, identity_key) == pair:
         return
     name = metadata(group).name or group_id.hex()[:8]
-    ref = f"'{name}'" if " " in name else name
+    ref = f'"{name}"' if " " in name else name
     raise RulesNotAccepted(
         f"you have not accepted this group's current rules (version {pair[0]}), so the "
         f"members' apps would refuse your post: read them with 'cove rules show {ref}' and "
