@@ -18,6 +18,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from cove.client.context import Context
 from cove.client.errors import NoPermission, UsageProblem
@@ -27,6 +28,7 @@ from cove.client.features.moderation import policy_of, roster_of
 from cove.client.group_state import GroupStates
 from cove.client.outbox import Outbox
 from cove.client.store import Txn
+from cove.client.store.records import StoreRecord
 from cove.protocol import Group
 from cove.protocol.app import AppRecord, new_record_id
 from cove.protocol.app.join_records import Rules, RulesAcceptance
@@ -40,11 +42,25 @@ from cove.protocol.invites.rules import (
 )
 from cove.protocol.policy import Capability
 from cove.protocol.policy.roles import can
+from cove.protocol.wire.schema import Bytes, Int
 
 __all__ = ["Rules", "RulesFeature", "RulesView", "current_rules", "is_moderator"]
 
 Send = Callable[[bytes, AppRecord], Awaitable[bytes]]
-PENDING = "rules_pending"  # key: group id; uint32 version || rules hash
+PENDING = "rules_pending"  # key: group id
+
+
+@dataclass(slots=True)
+class PendingAcceptance(StoreRecord):
+    """Rules accepted in a join request, to send once the group is joined."""
+
+    KIND: ClassVar[str] = "rules_pending"
+
+    group: Annotated[bytes, Bytes(1, 255)]
+    version: Annotated[int, Int(1, 0xFFFFFFFF)]
+    rules_hash: Annotated[bytes, Bytes(32, 32)]
+
+
 Refresh = Callable[[bytes], Awaitable[object]]
 
 
@@ -228,7 +244,7 @@ class RulesFeature:
         """The rules accepted in a join request: sent as a ``RulesAcceptance`` right after
         the group is joined (the request's acceptance is seen only by moderators)."""
         async with self.ctx.store.transaction() as txn:
-            await txn.put(PENDING, group_id, version.to_bytes(4, "big") + hash_)
+            await txn.put(PENDING, group_id, PendingAcceptance(group_id, version, hash_).pack())
 
     async def follow_up(self, group_id: bytes) -> None:
         """After a sync of the group: send an acceptance remembered from the join
@@ -238,7 +254,8 @@ class RulesFeature:
             if value is None or not await self.states.is_active(txn, group_id):
                 return
             await txn.delete(PENDING, group_id)
-        pair = (int.from_bytes(value[:4], "big"), value[4:])
+        row = PendingAcceptance.unpack(value)
+        pair = (row.version, row.rules_hash)
         if join_settings(await self._group(group_id)).rules == pair:
             await self.send_acceptance(group_id, pair)
 

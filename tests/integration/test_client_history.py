@@ -146,9 +146,7 @@ def test_newcomers_see_what_the_group_chose_and_reply_to_old_threads(
             await olga_c.sync()
             async with olga_c.store.transaction() as txn:
                 _, group = await olga_c.states.load(txn, titles)
-            leaf = next(
-                m for m in group.members() if mod.handle_of(m.credential.identity) == "nia"
-            )
+            leaf = next(m for m in group.members() if mod.handle_of(m.credential.identity) == "nia")
             async with olga_c.store.transaction() as txn:
                 stored = await olga_c.messages.group(txn, titles)
             items = [
