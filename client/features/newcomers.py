@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Annotated, ClassVar
 
+from cove.client.attachments import BLOB_LIMIT
 from cove.client.context import Context
 from cove.client.errors import ClientError, NoPermission, UsageProblem
 from cove.client.features import Feature, Incoming, register
@@ -322,6 +323,12 @@ class Newcomers:
         up_to = max((i.position for i in items), default=0)
         bundle = build_bundle(group_id, newcomer, level, items, up_to)
         sealed = seal_bundle(bundle, self.ctx.rng)
+        if len(sealed.blob) > BLOB_LIMIT:
+            raise UsageProblem(
+                f"the newcomer was added, but the group's history is too large to share "
+                f"({len(sealed.blob):,} bytes encrypted; the relay takes at most "
+                f"{BLOB_LIMIT:,}): choose 'titles' with 'cove group history'"
+            )
         blob_id = await self._upload(group_id, sealed.blob)
         group = await self._group(group_id)
         roster = roster_of(group)

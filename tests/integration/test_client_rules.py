@@ -13,6 +13,7 @@ import pytest
 from cove.client import CoveClient
 from cove.client.errors import NoPermission
 from cove.client.features import moderation as mod
+from cove.client.features.rules import current_rules
 from cove.client.features.rules_gate import RulesNotAccepted
 from cove.protocol.app import Post, new_record_id
 from cove.protocol.app.join_records import Rules, RulesAcceptance
@@ -123,6 +124,12 @@ def test_members_accept_the_rules_before_posting_and_receivers_enforce_it(
             await ana.sync()
             assert (await refusals(ana, gid))[-1][0] == "invite.rules.text_mismatch"
             assert (await ana.rules.show(gid)).text == "Be kind.\nWhat is said here stays here."
+
+            # what the invites feature puts in a link's preview
+            async with olga.store.transaction() as txn:
+                current = await current_rules(txn, gid)
+            assert current is not None
+            assert (current.version, current.text) == (1, "Be kind.\nWhat is said here stays here.")
 
             # who accepted which version: moderators only
             assert await olga.rules.acceptances(gid) == {0: ["cara", "dan"], 1: ["ana", "olga"]}
