@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, cast
 
 from cove.client.attachments import BLOB_LIMIT
 from cove.client.context import Context
@@ -72,6 +72,11 @@ LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 MAX_WELCOME = 2000
 
 Send = Callable[[bytes, AppRecord], Awaitable[bytes]]
+
+
+def _app(record: object) -> AppRecord:
+    """A feature record (registered by number, not in the AppRecord union) to send."""
+    return cast("AppRecord", record)
 
 
 def parse_level(level: str | HistoryLevel) -> HistoryLevel:
@@ -249,7 +254,7 @@ class Newcomers:
         await self._moderator(group_id, "set the welcome message")
         record = WelcomeMessage(id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(),
                                 text=text)  # fmt: skip
-        await self._send(group_id, record)
+        await self._send(group_id, _app(record))
         async with self.ctx.store.transaction() as txn:
             row = WelcomeRow(group_id, text, self.ctx.account.handle)
             await txn.put(NEWCOMERS, _welcome_key(group_id), row.pack())
@@ -304,10 +309,10 @@ class Newcomers:
         level = join_settings(group).history
         for key in keys:
             if text:
-                await self._send(group_id, WelcomeMessage(
+                await self._send(group_id, _app(WelcomeMessage(
                     id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(), text=text,
                     newcomer=key,
-                ))  # fmt: skip
+                )))  # fmt: skip
             if level != HistoryLevel.NOTHING:
                 await self._share(group_id, key, level)
 
@@ -340,12 +345,12 @@ class Newcomers:
                 group.suite, m.encryption_key, group_id=group_id, epoch=group.epoch,
                 newcomer=newcomer, key=sealed.key, rng=self.ctx.rng,
             )  # fmt: skip
-            await self._send(group_id, HistoryShare(
+            await self._send(group_id, _app(HistoryShare(
                 id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(), newcomer=newcomer,
                 level=int(bundle.level), blob_id=blob_id, sha256=sealed.sha256,
                 size=sealed.size, chunk_size=sealed.chunk_size, kem_output=kem_output,
                 sealed_key=sealed_key,
-            ))  # fmt: skip
+            )))  # fmt: skip
 
     # -- the newcomer's side -----------------------------------------------------------
 

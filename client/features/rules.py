@@ -18,7 +18,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, cast
 
 from cove.client.context import Context
 from cove.client.errors import NoPermission, UsageProblem
@@ -47,6 +47,13 @@ from cove.protocol.wire.schema import Bytes, Int
 __all__ = ["Rules", "RulesFeature", "RulesView", "current_rules", "is_moderator"]
 
 Send = Callable[[bytes, AppRecord], Awaitable[bytes]]
+
+
+def _app(record: object) -> AppRecord:
+    """A feature record (registered by number, not in the AppRecord union) to send."""
+    return cast("AppRecord", record)
+
+
 PENDING = "rules_pending"  # key: group id
 
 
@@ -164,7 +171,7 @@ class RulesFeature:
             id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(), version=version,
             salt=salt, text=text,
         )  # fmt: skip
-        await self._send(group_id, record)
+        await self._send(group_id, _app(record))
         async with self.ctx.store.transaction() as txn:
             await gate.keep_rules(txn, gate.RulesRow(
                 group_id, version, salt, text, record.id, record.sent_at,
@@ -193,7 +200,7 @@ class RulesFeature:
         pair = join_settings(group).rules
         if pair != (row.version, rules_hash(group_id, row.version, row.salt, row.text)):
             return False
-        await self._send(group_id, row.record())
+        await self._send(group_id, _app(row.record()))
         return True
 
     async def show(self, group_id: bytes) -> RulesView:
@@ -235,7 +242,7 @@ class RulesFeature:
             id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(), version=version,
             rules_hash=hash_, signature=signature,
         )  # fmt: skip
-        await self._send(group_id, record)
+        await self._send(group_id, _app(record))
         async with self.ctx.store.transaction() as txn:
             await gate.keep_acceptance(txn, group_id, a.identity_key, a.handle, record)
         return version
