@@ -15,7 +15,8 @@ is shown (``docs/protocol/invites.md`` §11–§12).
   blob, its key sealed to each of the newcomer's leaves, one ``HistoryShare``
   per leaf.
 * **The newcomer's app** keeps a share addressed to her when it arrives, and
-  after that sync of the group (:meth:`Newcomers.follow_up`) opens its key with
+  once that batch of the log is processed (:meth:`Newcomers.follow_up`, before
+  her own next commit replaces her leaf key) opens its key with
   her leaf's private key, downloads and opens the bundle, checks it against the
   group's level (``invite.history.beyond_setting`` and the other
   ``invite.history.*`` refusals are events) and imports it. Her greeting is

@@ -106,8 +106,8 @@ class SyncRunner:
         self.refused_welcomes: list[MessageView] = []
         self.integrity = Integrity()
         self.found: list[DetectionView] = []  # detections outside a group's log (joins)
-        #: called with the group id after each sync of a group's log (features' follow-ups
-        #: that need the relay, e.g. a newcomer's history bundle)
+        #: called with the group id after each batch of its log entries is processed and
+        #: kept (features' follow-ups that need the relay, e.g. a newcomer's history bundle)
         self.after_sync: list[Callable[[bytes], Awaitable[None]]] = []
 
     def _outbox(self) -> Outbox:
@@ -210,8 +210,6 @@ class SyncRunner:
                 await self.fetch_holes(group_id, total)
                 if total.commits:
                     total.events += await cross_check(self.ctx, self.states, group_id)
-                for follow_up in self.after_sync:
-                    await follow_up(group_id)
                 return total
 
     async def fetch_holes(self, group_id: bytes, total: Applied) -> None:
@@ -312,6 +310,9 @@ class SyncRunner:
                 await self._outbox().drop_group(txn, group_id)
             else:
                 await self.states.save(txn, record, group)
+        if not applied.removed:
+            for follow_up in self.after_sync:
+                await follow_up(group_id)
         return applied
 
     async def _receive(
