@@ -99,6 +99,10 @@ def test_newcomers_see_what_the_group_chose_and_reply_to_old_threads(
     code, err = cove_fails(capsys, ana, "group", "history", ids["titles"], "full")
     assert code == 5 and "only moderators and owners" in err
 
+    code, err = cove_fails(capsys, olga, "rules", "set", ids["full"])
+    assert code == 2 and "give the rules with --text TEXT or --file FILE" in err
+    cove(capsys, olga, "group", "welcome", ids["full"], "Hello from the full circle")
+
     # the organizer adds nia with ``cove group add`` in both groups
     for name in ("titles", "full"):
         assert cove(capsys, olga, "group", "add", ids[name], "nia")["added"] == ["nia"]
@@ -118,6 +122,7 @@ def test_newcomers_see_what_the_group_chose_and_reply_to_old_threads(
     assert (rules["text"], rules["accepted"]) == ("Be kind.", False)
 
     # full: the threads as the members read them
+    assert cove(capsys, nia, "read", ids["full"])[0]["body"] == "olga: Hello from the full circle"
     read = cove(capsys, nia, "read", ids["full"], ids["full_thread"])
     assert [(m["sender"], m["body"], m["shared_by"]) for m in read] == [
         ("ana", "BODY-SECRET night sweats", "olga"),
@@ -130,6 +135,10 @@ def test_newcomers_see_what_the_group_chose_and_reply_to_old_threads(
     cove(capsys, nia, "rules", "accept", ids["titles"])
     for name in ("titles", "full"):
         cove(capsys, nia, "post", ids[name], ids[f"{name}_thread"], f"nia says hi ({name})")
+    cove(capsys, olga, "sync")
+    assert cove(capsys, olga, "rules", "accepted", ids["titles"]) == {
+        "0": ["cara"], "1": ["ana", "nia", "olga"],
+    }  # fmt: skip
     cove(capsys, ana, "sync")
     for name in ("titles", "full"):
         thread = cove(capsys, ana, "read", ids[name], ids[f"{name}_thread"])
