@@ -51,8 +51,6 @@ from cove.protocol.policy import (
     requires,
 )
 from cove.protocol.policy import rules as R
-from cove.protocol.policy.decisions import RULES as POLICY_RULES
-from cove.protocol.policy.decisions import Rule, rule
 from cove.protocol.wire.schema import Bytes, Int, ListOf, Str
 
 RULES_TEXT, ACCEPTED, BASELINE = "rules", "rules_accepted", "rules_baseline"
@@ -67,34 +65,22 @@ Pair = tuple[int, bytes]
 # -- who may send the joining records (the policy's record rules) -----------------------
 
 
-def _policy_rule(rule_id: str, reason: str) -> Rule:
-    return POLICY_RULES.get(rule_id) or rule(rule_id, reason)
-
-
-RULES_REQUIRE_MODERATOR = _policy_rule(
-    "policy.record.rules_requires_moderator", "only moderators and owners can set the rules"
-)
-WELCOME_REQUIRES_MODERATOR = _policy_rule(
-    "policy.record.welcome_requires_moderator",
-    "only moderators and owners can set the welcome message",
-)
-HISTORY_REQUIRES_MODERATOR = _policy_rule(
-    "policy.record.history_requires_moderator",
-    "only moderators and owners can share the group's history",
-)
+#: The joining records need what managing the join settings needs (moderators and up),
+#: refused with the same rule as a join-settings commit from a member.
+MODERATORS_ONLY = R.JOIN_RULES["invite.settings.not_allowed"]
 
 for _type, _rule in (
     (Rules.RECORD_TYPE, requires(
-        Capability.CAN_ADD_PARTICIPANT, RULES_REQUIRE_MODERATOR, "set the group's rules"
+        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "set the group's rules"
     )),
     (RulesAcceptance.RECORD_TYPE, requires(
         Capability.CAN_SEND_MESSAGE, R.RECORD_SENDER_NOT_MEMBER, "accept the rules"
     )),
     (WelcomeMessage.RECORD_TYPE, requires(
-        Capability.CAN_ADD_PARTICIPANT, WELCOME_REQUIRES_MODERATOR, "set the welcome message"
+        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "set the welcome message"
     )),
     (HistoryShare.RECORD_TYPE, requires(
-        Capability.CAN_ADD_PARTICIPANT, HISTORY_REQUIRES_MODERATOR, "share the group's history"
+        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "share the group's history"
     )),
 ):  # fmt: skip
     if DEFAULT_RECORD_RULES.rule_for(_type) is None:

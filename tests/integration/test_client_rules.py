@@ -105,7 +105,7 @@ def test_members_accept_the_rules_before_posting_and_receivers_enforce_it(
                 rules = [rule for rule, _ in await refusals(c, gid)]
                 assert rules == [
                     "invite.rules.not_accepted",
-                    "policy.record.rules_requires_moderator",
+                    "policy.join.settings.not_allowed",
                     "invite.rules.bad_acceptance",
                 ], c.account.handle
                 assert "no rules for me" not in await bodies(c, gid)
