@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated, ClassVar, cast
 
 from cove.client.context import Context
-from cove.client.errors import NoPermission, UsageProblem
+from cove.client.errors import ClientError, NoPermission, UsageProblem
 from cove.client.features import rules_gate as gate
 from cove.client.features.join_settings import change_join_settings, join_settings
 from cove.client.features.moderation import policy_of, roster_of
@@ -80,8 +80,10 @@ async def current_rules(txn: Txn, group_id: bytes) -> Rules | None:
     from cove.client.group_state import GroupStates as _States
     from cove.protocol import OsRandom
 
-    record, group = await _States(OsRandom()).load(txn, group_id)
-    del record
+    try:
+        _, group = await _States(OsRandom()).load(txn, group_id)
+    except ClientError:  # not (or no longer) a member
+        return None
     pair = join_settings(group).rules
     if pair is None or pair != (row.version, rules_hash(group_id, row.version, row.salt, row.text)):
         return None

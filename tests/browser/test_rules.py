@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import assert_accessible
+
 pytestmark = pytest.mark.browser
 
 
@@ -32,6 +34,7 @@ def test_settings_page_rules_banner_and_accepting(members: Any) -> None:
     # the owner changes what newcomers see from the settings page
     page = ola.go(f"/groups/{gid.hex()}/settings")
     expect(page.locator("#history-level")).to_have_text("New members receive: nothing.")
+    assert_accessible(page, "group settings (owner)")
     page.get_by_text("Choose what newcomers see").click()
     page.get_by_label("Thread titles and the rules (nobody's messages)").check()
     page.get_by_role("button", name="Save").first.click()
@@ -48,6 +51,7 @@ def test_settings_page_rules_banner_and_accepting(members: Any) -> None:
     expect(pia_page.locator(".rules-text")).to_have_text("Be gentle with each other.")
     expect(pia_page.get_by_text("Glad you found us.")).to_be_visible()
     expect(pia_page.get_by_text("For organizers and moderators")).to_have_count(0)
+    assert_accessible(pia_page, "group settings (member, rules not accepted)")
     pia_page.get_by_role("button", name="Accept the rules").click()
     expect(pia_page.get_by_role("status").first).to_have_text(
         "Thank you: you accepted the group's rules. You can post now."
@@ -55,4 +59,5 @@ def test_settings_page_rules_banner_and_accepting(members: Any) -> None:
     expect(pia_page.get_by_text("You accepted these rules.")).to_be_visible()
     pia.go(f"/groups/{gid.hex()}")
     expect(pia.page.locator("#rules-banner")).to_have_count(0)
+    assert_accessible(pia.page, "group page (rules accepted)")
     assert ola.console == [] and pia.console == []
