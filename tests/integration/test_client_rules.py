@@ -149,6 +149,29 @@ def test_members_accept_the_rules_before_posting_and_receivers_enforce_it(
             assert (await bodies(dan, gid))[-1] == "still here"
             await olga.sync()
             assert await olga.rules.acceptances(gid) == {0: ["cara", "dan"], 2: ["ana", "olga"]}
+
+            # a newcomer to a group that shares nothing: the rules are sent again for her
+            (eve,) = await clients(tmp_path, relay.url, "eve")
+            everyone.append(eve)
+            await olga.add_members(gid, ["eve"])
+            await eve.sync()
+            assert await eve.threads(gid) == []
+            view = await eve.rules.show(gid)
+            assert (view.version, view.text, view.accepted) == (
+                2, "Be kind. No medical advice.", False,
+            )  # fmt: skip
+            await eve.rules.accept(gid)
+            eve_tid = await eve.new_thread(gid, "Hello", "new here")
+            # she cannot see acceptances sent before she came: members present then
+            # count as having accepted the version in force until it changes
+            await ana.sync()
+            await ana.post(gid, tid, "welcome eve")
+            await eve.sync()
+            assert "welcome eve" in await bodies(eve, gid)
+            assert await refusals(eve, gid) == []
+            await dan.sync()
+            assert [m.body for m in await dan.read(gid, eve_tid)] == ["new here"]
+            assert [r for r, _ in await refusals(dan, gid)].count("invite.rules.not_accepted") == 1
         finally:
             for c in everyone:
                 await c.close()
