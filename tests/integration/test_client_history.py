@@ -26,6 +26,7 @@ from cove.protocol.invites import (
     seal_bundle_key,
 )
 from tests.integration.test_client_rules import clients, hostile_record
+from tests.support.canary import Canaries, scan_tree
 from tests.support.relay_process import RelayProcess
 
 pytestmark = pytest.mark.integration
@@ -195,3 +196,39 @@ def test_newcomers_see_what_the_group_chose_and_reply_to_old_threads(
                 await c.close()
 
     asyncio.run(hostile())
+
+
+def test_the_relay_never_sees_rules_welcome_or_shared_history(
+    tmp_path: Path, relay: RelayProcess
+) -> None:
+    canaries = Canaries()
+
+    async def go() -> None:
+        olga, ana, ivy = await clients(tmp_path, relay.url, "olga2", "ana2", "ivy2")
+        try:
+            gid = await olga.create_group("Canary circle")
+            await olga.add_members(gid, ["ana2"])
+            await ana.sync()
+            tid = await ana.new_thread(gid, canaries.new("title"), canaries.new("body"))
+            await ana.post(gid, tid, canaries.new("reply"))
+            await olga.sync()
+            await olga.newcomers.set_history(gid, "full")
+            await olga.rules.set(gid, canaries.new("rules"))
+            await olga.newcomers.set_welcome(gid, canaries.new("welcome"))
+            await olga.add_members(gid, ["ivy2"])
+            await ivy.sync()
+            # it all reached the newcomer, end to end
+            seen = " ".join(f"{m.title} {m.body}" for m in await ivy.read(gid))
+            for label in ("title", "body", "reply", "welcome"):
+                assert canaries[label] in seen, label
+            assert (await ivy.rules.show(gid)).text == canaries["rules"]
+        finally:
+            for c in (olga, ana, ivy):
+                await c.close()
+
+    asyncio.run(go())
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (decoy / "f").write_text(canaries["rules"])
+    assert scan_tree(decoy, canaries.values()), "the scanner must find a planted canary"
+    assert scan_tree(relay.data, canaries.values()) == []
