@@ -3,7 +3,7 @@ conversations; and the group read models (the list of groups, members)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from cove.client.context import Context
 from cove.client.errors import ClientError, KeyChanged, UnknownGroup, UnknownHandle, UsageProblem
@@ -49,6 +49,9 @@ class GroupOps:
         self.trust = trust
         self.outbox = outbox
         self.runner = runner
+        #: called with the group and the identity keys of who ``add`` added, after the
+        #: commit (the newcomers feature greets them: welcome message, history)
+        self.on_added: Callable[[bytes, list[bytes]], Awaitable[None]] | None = None
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -219,6 +222,8 @@ class GroupOps:
                 await self.runner.integrity.expect_join(
                     txn, group_id, todo_handles, self.ctx.clock.now()
                 )
+            if self.on_added is not None:
+                await self.on_added(group_id, [c.identity_key for _, c in claimed])
         return todo_handles
 
     async def remove(self, group_id: bytes, handle: str) -> None:

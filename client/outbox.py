@@ -27,6 +27,7 @@ from typing import Annotated, Any, ClassVar
 from cove.client.context import Context
 from cove.client.errors import ClientError, NotAMember, RelayUnreachableError
 from cove.client.features.moderation import check_outgoing
+from cove.client.features.rules_gate import check_sending
 from cove.client.group_state import GroupStates
 from cove.client.messages import MessageStore
 from cove.client.session import RelayError, client_error
@@ -214,6 +215,7 @@ class Outbox:
             if not group.active:
                 raise NotAMember("you are no longer a member of this group")
             await check_outgoing(txn, self.messages, group_id, group, record)
+            await check_sending(txn, group_id, group, record, self.ctx.account.identity_key)
             await Integrity().require_not_stranded(txn, group_id)
             await Integrity().require_served(txn, group_id)
             entry = ApplicationEntry(

@@ -35,6 +35,9 @@ class MessageView:
     group: bytes | None = None
     #: for a reaction: True if it takes the reaction away
     remove: bool = False
+    #: for a record that came in a newcomer's history bundle: who shared it (its
+    #: author's own signature did not travel with it)
+    shared_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from cove.client.features.content import Content
 from cove.client.features.moderation_actions import Moderation, drop_at_relay
 from cove.client.features.newcomers import Newcomers
 from cove.client.features.open_links import OpenLinks
+from cove.client.features.rules import RulesFeature
 from cove.client.group_ops import GroupOps
 from cove.client.group_state import GroupStates
 from cove.client.key_packages import KeyPackages
@@ -105,7 +106,9 @@ class CoveClient:
         self.reading = Reading(ctx)
         self.drafts = Drafts(ctx)
         # Joining (issue 11): each feature is one object; the CLI and the app call them.
-        self.newcomers = Newcomers(ctx)
+        self.rules = RulesFeature(ctx, self.states, self.outbox, self.outbox.send_record, self)
+        self.newcomers = Newcomers(ctx, self.states, self.messages, self.outbox.send_record,
+                                   self.rules, self.runner, self.group_ops)  # fmt: skip
         self.open_links = OpenLinks(ctx, self.states, self.outbox, self.trust_store, self.newcomers)
         self.runner.on_link_joins.append(self.open_links.greet_link_joins)
 

@@ -71,6 +71,7 @@ def message_doc(m: MessageView) -> dict[str, Any]:
         "target": m.target.hex() if m.target else None,
         "edited": m.edited, "deleted": m.deleted, "reactions": m.reactions, "seq": m.seq,
         "sent_at": m.sent_at, "event": m.title if m.type == "event" else None,
+        "shared_by": m.shared_by or None,
         "attachments": [{"id": a["blob_id"].hex(), "name": a["name"], "size": a["size"],
                          "media_type": a["media_type"]} for a in m.attachments],
     }  # fmt: skip
@@ -93,6 +94,8 @@ def message_text(m: MessageView, where: str = "") -> str:
         head += f" started thread «{m.title}»"
     if m.reply_to:
         head += f" (reply to {m.reply_to.hex()[:8]})"
+    if m.shared_by:
+        head += f" (shared by {m.shared_by})"
     body = "(deleted)" if m.deleted else m.body + (" (edited)" if m.edited else "")
     lines = [f"{head}: {body}" if body else head]
     for a in m.attachments:

@@ -316,9 +316,13 @@ class Content:
         return await self._send(group_id, redaction(self.ctx.rng, self.now, target))
 
     async def read(self, group_id: bytes, thread_id: bytes | None) -> list[MessageView]:
+        from cove.client.features.history_bundle import mark_shared
+
         async with self.ctx.store.transaction() as txn:
             rows = await self.messages.group(txn, group_id)
-        return fold(rows, thread_id)
+            views = fold(rows, thread_id)
+            await mark_shared(txn, group_id, views)
+        return views
 
     async def dm(self, group_id: bytes, text: str, attachments: Sequence[Source]) -> bytes:
         check_body(text, required=not attachments)

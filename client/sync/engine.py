@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from cove.client.features import moderation
 from cove.protocol import ApplicationMessage, AppliedCommit, CoveError, Group, ProposalMessage
 from cove.protocol.errors import DecodeError
+from cove.protocol.mls.extensions import Extension
 from cove.protocol.policy import PolicyRefused
 from cove.protocol.wire.mls_header import peek_mls_header
 
@@ -56,6 +57,8 @@ class MembershipChanged:
     notes: tuple[str, ...] = ()
     #: an external commit through an open link (the committer is the newcomer)
     link_join: bool = False
+    #: the group's extensions after the commit (records after it are judged with them)
+    extensions: tuple[Extension, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,11 @@ def process_log(
                     event = replace(event, link_join=True)
                 if isinstance(event, MembershipChanged) and prev is not None and group.active:
                     who = moderation.handle_of(event.committer_credential)
-                    event = replace(event, notes=tuple(moderation.describe(prev, group, who)))
+                    event = replace(
+                        event,
+                        notes=tuple(moderation.describe(prev, group, who)),
+                        extensions=tuple(group.extensions),
+                    )
                 events.append(event)
         cursor.seq = max(cursor.seq, seq)
         if handshake:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from cove.client.context import Context
 from cove.client.errors import ClientError
-from cove.client.features import Incoming, feature_for, moderation
+from cove.client.features import Incoming, feature_for, moderation, rules_gate
 from cove.client.features.moderation_actions import cross_check
 from cove.client.group_state import GroupRecord, GroupStates, handles, metadata
 from cove.client.key_packages import KeyPackages
@@ -110,6 +110,9 @@ class SyncRunner:
         self.found: list[DetectionView] = []  # detections outside a group's log (joins)
         #: Called with (group id, identity keys) after link joins were applied.
         self.on_link_joins: list[Callable[[bytes, list[bytes]], Awaitable[None]]] = []
+        #: called with the group id after each batch of its log entries is processed and
+        #: kept (features' follow-ups that need the relay, e.g. a newcomer's history bundle)
+        self.after_sync: list[Callable[[bytes], Awaitable[None]]] = []
 
     def _outbox(self) -> Outbox:
         assert self.outbox is not None
@@ -263,6 +266,7 @@ class SyncRunner:
             screened = await self.integrity.screen(
                 txn, group_id, name, cursor.seq, cursor.own, entries, now, applied.detections
             )
+            rules_now = await rules_gate.page_start(txn, group_id, group)
             events = process_log(group, cursor, screened.entries, now=now, fill=screened.fill)
             await self.messages.prefetch(txn, [e.data for e in events if isinstance(e, Received)])
             cursor.seq = max(cursor.seq, screened.last)
@@ -283,7 +287,7 @@ class SyncRunner:
             )  # fmt: skip
             for ev in events:
                 if isinstance(ev, Received):
-                    await self._receive(txn, group_id, group, ev, now, applied)
+                    await self._receive(txn, group_id, group, ev, now, applied, rules_now)
                 elif isinstance(ev, Refused):
                     shown = await moderation.add_refusal(txn, group_id, ev.seq, ev.refusal)
                     applied.events.append(shown)
@@ -293,6 +297,8 @@ class SyncRunner:
                     if ev.link_join:
                         joiner = CoveIdentity.from_bytes(ev.committer_credential).identity_key
                         applied.link_joins.append(joiner)
+                    if ev.extensions:  # records after the commit are judged by its rules
+                        rules_now = rules_gate.rules_pair(ev.extensions)
                     for note in ev.notes:
                         shown = await moderation.add_event(txn, group_id, ev.seq, "change", note)
                         applied.events.append(shown)
@@ -314,11 +320,15 @@ class SyncRunner:
                 await self._outbox().drop_group(txn, group_id)
             else:
                 await self.states.save(txn, record, group)
+        if not applied.removed:
+            for follow_up in self.after_sync:
+                await follow_up(group_id)
         return applied
 
     async def _receive(
-        self, txn: Txn, group_id: bytes, group: Group, ev: Received, now: int, applied: Applied
-    ) -> None:
+        self, txn: Txn, group_id: bytes, group: Group, ev: Received, now: int, applied: Applied,
+        rules_now: rules_gate.Pair | None,
+    ) -> None:  # fmt: skip
         ident = CoveIdentity.from_bytes(ev.sender_credential)
         sender = ident.handle
         try:
@@ -354,6 +364,13 @@ class SyncRunner:
             applied.events.append(view)
             applied.messages.append(view)
             return
+        refusal = await rules_gate.judge(txn, group_id, app, sender, ident.identity_key, rules_now)
+        if refusal is not None:
+            view = await moderation.add_event(txn, group_id, ev.seq, "refused", refusal[1],
+                                              refusal[0])  # fmt: skip
+            applied.events.append(view)
+            applied.messages.append(view)
+            return
         shown = await feature.receive(Incoming(
             txn, self.messages, group_id, app, sender, ev.seq, ev.epoch, now, ident.identity_key
         ))  # fmt: skip
@@ -382,11 +399,18 @@ class SyncRunner:
                 decision = await moderation.authorize_incoming(
                     txn, self.messages, group_id, group, app, row.sender, key
                 )
-                if decision is not None and not decision.allowed:
+                refusal = (
+                    (decision.rule_id or "", decision.explain())
+                    if decision is not None and not decision.allowed
+                    else await rules_gate.judge(
+                        txn, group_id, app, row.sender, key,
+                        rules_gate.rules_pair(group.extensions),
+                    )
+                )  # fmt: skip
+                if refusal is not None:
                     await moderation.add_event(
-                        txn, group_id, row.seq, "refused", decision.explain(),
-                        decision.rule_id or "",
-                    )  # fmt: skip
+                        txn, group_id, row.seq, "refused", refusal[1], refusal[0]
+                    )
                     await self.messages.release(txn, row)
                     continue
                 await feature.receive(Incoming(

@@ -7,6 +7,7 @@ from aiohttp import web
 from cove.client.app.routes import (
     account,
     attachments,
+    group_settings,
     groups,
     members,
     people,
@@ -14,7 +15,7 @@ from cove.client.app.routes import (
     threads,
 )
 
-FEATURES = (account, groups, threads, attachments, members, people, settings)
+FEATURES = (account, groups, threads, attachments, members, people, settings, group_settings)
 
 
 def setup(app: web.Application) -> None:

@@ -44,6 +44,7 @@ DONE = {
     "saved": "Settings saved.",
     "left": "You left the group.",
     "keys": "Your keys in this group are fresh.",
+    "accepted": "Thank you: you accepted the group's rules. You can post now.",
 }
 
 
@@ -117,6 +118,11 @@ def explain(exc: ClientError) -> str:
     if isinstance(exc, Refused):
         reason = str(exc).partition(" — refused: ")[2] or str(exc)
         return f"The group's rules do not allow that: {reason}."
+    if getattr(exc, "rule", "") == "invite.rules.not_accepted":
+        return (
+            "Please read and accept the group's rules before you post: open the group's "
+            "settings and choose Accept the rules. What you wrote is kept."
+        )
     if isinstance(exc, NoPermission):
         text = str(exc)
         if "invite" in text:

@@ -127,8 +127,12 @@ async def group_page(request: web.Request) -> web.StreamResponse:
         unreadable = len(await c.quarantined(gid))
         events = await recent_events(c, gid)
         draft, draft_title = await s.draft(c, f"g:{gid.hex()}")
+        from cove.client.app.routes.group_settings import rules_banner
+
+        rules_pending = await rules_banner(c, gid)
     return app.views.page(
         "group.html",
+        rules_pending=rules_pending,
         group=g,
         threads=threads,
         changed=changed,

@@ -21,6 +21,7 @@ from cove.client.app.routes.common import (
     text_field,
     with_query,
 )
+from cove.client.app.routes.group_settings import rules_banner
 from cove.client.app.routes.groups import blocked, group_or_404, my_role
 from cove.client.app.views import REACTIONS
 from cove.client.errors import ClientError, KeyChanged
@@ -55,6 +56,7 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
         role = await my_role(c, gid)
         await s.shown(c, gid, tid, [root, *posts])
         draft, _ = await s.draft(c, f"t:{tid.hex()}")
+        rules_pending = await rules_banner(c, gid)
     index = by_id([root, *posts])
     try:
         replying = index.get(bytes.fromhex(reply_to)) if reply_to else None
@@ -62,6 +64,7 @@ async def thread_page(request: web.Request) -> web.StreamResponse:
         replying = None
     return app.views.page(
         "thread.html",
+        rules_pending=rules_pending,
         group=g,
         root=root,
         posts=posts,

@@ -75,9 +75,15 @@ def test_local_store_doc_lists_every_record_and_field() -> None:
     from cove.client.store.records import FormatRecord
 
     doc = (Path(__file__).resolve().parents[3] / "docs/client/local-store.md").read_text()
+    from cove.client.features.history_bundle import SharedRow
+    from cove.client.features.newcomers import PendingShare, WelcomeRow
+    from cove.client.features.rules import PendingAcceptance
+    from cove.client.features.rules_gate import AcceptedRow, BaselineRow, RulesRow
+
     classes = [Account, GroupRecord, EpochPart, MessagePart, MessageRow, QuarantineRow, Pin,
                Bundle, ApplicationEntry, HandshakeEntry, CommitEntry, ReadMarker, Draft,
-               FormatRecord]  # fmt: skip
+               FormatRecord, RulesRow, AcceptedRow, BaselineRow, PendingAcceptance, WelcomeRow,
+               PendingShare, SharedRow]  # fmt: skip
     for cls in classes:
         line = re.search(rf"^\*\*`{cls.KIND}`\*\* \(version (\d+)\): (.*)$", doc, re.M)
         assert line is not None, cls.KIND

@@ -1,0 +1,319 @@
+"""What every receiver enforces about the joining records (issue 11), in one place.
+
+* **Who may send them.** ``Rules`` (32), ``WelcomeMessage`` (48) and
+  ``HistoryShare`` (49) count only from moderators and owners, ``RulesAcceptance``
+  (33) from any member: record rules registered in the policy's table
+  (:func:`cove.protocol.policy.authorize_record` applies them). A rule the
+  protocol layer already registered for a type is kept (the join-policy work
+  registers them there); these are registered only where it has none.
+* **What they must say** (:func:`judge`, called by the sync runner after the
+  policy allowed the record, with the join settings at the record's place in the
+  log): a ``Rules`` text must match the settings' salted hash
+  (``invite.rules.text_mismatch``), an acceptance must be signed by the sender's
+  identity key (``invite.rules.bad_acceptance``), and a post — thread, post,
+  reply, reaction, edit, private message in the group, with or without files —
+  counts only if its sender accepted the current rules version earlier in the
+  log (``invite.rules.not_accepted``). Refusals are events, like every policy
+  refusal.
+* **The ledger.** Acceptances are kept per (group, identity key) in log order
+  (collection ``rules_accepted``); the latest valid rules text per group in
+  ``rules``. A member who joined by a Welcome cannot read the acceptances sent
+  before she joined: members who were in the group when she joined (her
+  ``rules_baseline``) count as having accepted the version current then, until
+  the rules change.
+
+:func:`check_sending` is the sender's side of the same post rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
+
+from cove.client.errors import NoPermission
+from cove.client.features import Feature, Incoming, register
+from cove.client.features.moderation import roster_of
+from cove.client.group_state import metadata
+from cove.client.records import MessageView
+from cove.client.store import Txn
+from cove.client.store.records import StoreRecord
+from cove.protocol import Group
+from cove.protocol.app import AppRecord, DirectMessage, Edit, Post, Reaction, ThreadRoot
+from cove.protocol.app.join_records import HistoryShare, Rules, RulesAcceptance, WelcomeMessage
+from cove.protocol.invites import InviteRefused, JoinSettings
+from cove.protocol.invites.errors import RULES as INVITE_RULES
+from cove.protocol.invites.rules import RulesLedger, check_rules_text, verify_acceptance
+from cove.protocol.mls.extensions import Extension
+from cove.protocol.policy import (
+    DEFAULT_RECORD_RULES,
+    Capability,
+    register_record_rule,
+    requires,
+)
+from cove.protocol.policy import rules as R
+from cove.protocol.wire.schema import Bytes, Int, ListOf, Str
+
+RULES_TEXT, ACCEPTED, BASELINE = "rules", "rules_accepted", "rules_baseline"
+I63 = 2**63 - 1
+NOT_ACCEPTED = "invite.rules.not_accepted"
+#: the records a member "posts" (the post rule applies to them)
+POSTING: tuple[type, ...] = (ThreadRoot, Post, DirectMessage, Reaction, Edit)
+
+Pair = tuple[int, bytes]
+
+
+# -- who may send the joining records (the policy's record rules) -----------------------
+
+
+#: The joining records need what managing the join settings needs (moderators and up),
+#: refused with the same rule as a join-settings commit from a member.
+MODERATORS_ONLY = R.JOIN_RULES["invite.settings.not_allowed"]
+
+for _type, _rule in (
+    (Rules.RECORD_TYPE, requires(
+        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "set the group's rules"
+    )),
+    (RulesAcceptance.RECORD_TYPE, requires(
+        Capability.CAN_SEND_MESSAGE, R.RECORD_SENDER_NOT_MEMBER, "accept the rules"
+    )),
+    (WelcomeMessage.RECORD_TYPE, requires(
+        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "set the welcome message"
+    )),
+    (HistoryShare.RECORD_TYPE, requires(
+        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "share the group's history"
+    )),
+):  # fmt: skip
+    if DEFAULT_RECORD_RULES.rule_for(_type) is None:
+        register_record_rule(_type, _rule)
+
+
+# -- the local records ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RulesRow(StoreRecord):
+    """The group's latest valid rules text (collection ``rules``, key: the group id)."""
+
+    KIND: ClassVar[str] = "rules"
+
+    group: Annotated[bytes, Bytes(1, 255)]
+    version: Annotated[int, Int(1, 0xFFFFFFFF)]
+    salt: Annotated[bytes, Bytes(16, 16)]
+    text: Annotated[str, Str(1, 16384)]
+    record_id: Annotated[bytes, Bytes(16, 16)]
+    sent_at: Annotated[int, Int(0, I63)]
+    author: Annotated[bytes, Bytes(32, 32)]
+    author_handle: Annotated[str, Str(1, 64)]
+    seq: Annotated[int | None, Int(0, I63)] = None
+
+    def __repr__(self) -> str:
+        return f"RulesRow(version={self.version}, <text redacted>)"
+
+    def record(self) -> Rules:
+        return Rules(
+            id=self.record_id, sent_at=self.sent_at, version=self.version, salt=self.salt,
+            text=self.text,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class AcceptedRow(StoreRecord):
+    """A member's latest valid acceptance (``rules_accepted``, key: group id + identity
+    key, partition: the group)."""
+
+    KIND: ClassVar[str] = "rules_accepted"
+
+    group: Annotated[bytes, Bytes(1, 255)]
+    identity_key: Annotated[bytes, Bytes(32, 32)]
+    handle: Annotated[str, Str(1, 64)]
+    version: Annotated[int, Int(1, 0xFFFFFFFF)]
+    rules_hash: Annotated[bytes, Bytes(32, 32)]
+    signature: Annotated[bytes, Bytes(64, 64)]
+
+    def __repr__(self) -> str:
+        return f"AcceptedRow(handle={self.handle!r}, version={self.version})"
+
+
+@dataclass(slots=True)
+class BaselineRow(StoreRecord):
+    """The rules and the other members when this client first processed the group
+    (``rules_baseline``, key: the group id)."""
+
+    KIND: ClassVar[str] = "rules_baseline"
+    MAX_BYTES: ClassVar[int] = 8 << 20
+
+    group: Annotated[bytes, Bytes(1, 255)]
+    version: Annotated[int, Int(0, 0xFFFFFFFF)]
+    rules_hash: Annotated[bytes, Bytes(0, 32)]
+    members: Annotated[tuple[bytes, ...], ListOf(Bytes(32, 32), 100000)] = ()
+
+    def __repr__(self) -> str:
+        return f"BaselineRow(version={self.version}, members={len(self.members)})"
+
+
+def rules_pair(extensions: tuple[Extension, ...] | list[Extension]) -> Pair | None:
+    settings = JoinSettings.from_extensions(tuple(extensions))
+    return None if settings is None else settings.rules
+
+
+async def rules_row(txn: Txn, group_id: bytes) -> RulesRow | None:
+    value = await txn.get(RULES_TEXT, group_id)
+    return None if value is None else RulesRow.unpack(value)
+
+
+async def keep_rules(txn: Txn, row: RulesRow) -> None:
+    prior = await rules_row(txn, row.group)
+    if prior is None or row.version >= prior.version:
+        await txn.put(RULES_TEXT, row.group, row.pack())
+
+
+async def acceptances(txn: Txn, group_id: bytes) -> list[AcceptedRow]:
+    return [AcceptedRow.unpack(v) for _, v in await txn.scan(ACCEPTED, partition=group_id)]
+
+
+async def accepted_pair(txn: Txn, group_id: bytes, identity_key: bytes) -> Pair | None:
+    value = await txn.get(ACCEPTED, group_id + identity_key)
+    if value is None:
+        return None
+    row = AcceptedRow.unpack(value)
+    return row.version, row.rules_hash
+
+
+async def keep_acceptance(
+    txn: Txn, group_id: bytes, identity_key: bytes, handle: str, record: RulesAcceptance
+) -> None:
+    """Feed the ledger (verifies the signature; an older version never replaces a newer)."""
+    ledger = RulesLedger(group_id)
+    prior = await accepted_pair(txn, group_id, identity_key)
+    if prior is not None:
+        ledger.accepted[identity_key] = prior
+    ledger.record(identity_key, record.version, record.rules_hash, record.signature)
+    if ledger.accepted[identity_key] != prior:
+        row = AcceptedRow(
+            group_id, identity_key, handle, record.version, record.rules_hash, record.signature
+        )
+        order = await txn.next_order(ACCEPTED, group_id)
+        await txn.put(ACCEPTED, group_id + identity_key, row.pack(), partition=group_id,
+                      order=order)  # fmt: skip
+
+
+async def page_start(txn: Txn, group_id: bytes, group: Group) -> Pair | None:
+    """Before a page of the log is processed: the rules in force, and (the first time)
+    the baseline of who was in the group when this client came in."""
+    pair = rules_pair(group.extensions)
+    if await txn.get(BASELINE, group_id) is None:
+        me = roster_of(group).at(group.my_leaf_index)
+        others = tuple(sorted(m.identity_key for m in roster_of(group) if me is None or m != me))
+        version, hash_ = pair or (0, b"")
+        await txn.put(BASELINE, group_id, BaselineRow(group_id, version, hash_, others).pack())
+    return pair
+
+
+# -- judging received records ----------------------------------------------------------
+
+
+def _reason(rule_id: str) -> str:
+    return INVITE_RULES[rule_id]
+
+
+async def judge(
+    txn: Txn, group_id: bytes, record: AppRecord, sender: str, sender_key: bytes,
+    rules_now: Pair | None,
+) -> tuple[str, str] | None:  # fmt: skip
+    """None if the record counts; else ``(rule id, what members are shown)``."""
+    if isinstance(record, Rules):
+        try:
+            check_rules_text(rules_now, group_id, record.version, record.salt, record.text)
+        except InviteRefused as exc:
+            return exc.rule, f"{sender} tried to set the rules — refused: {_reason(exc.rule)}"
+        return None
+    if isinstance(record, RulesAcceptance):
+        try:
+            verify_acceptance(
+                sender_key, group_id, record.version, record.rules_hash, record.signature
+            )
+        except InviteRefused as exc:
+            return exc.rule, f"{sender} tried to accept the rules — refused: {_reason(exc.rule)}"
+        return None
+    if not isinstance(record, POSTING) or rules_now is None:
+        return None
+    if await accepted_pair(txn, group_id, sender_key) == rules_now:
+        return None
+    value = await txn.get(BASELINE, group_id)
+    if value is not None:
+        base = BaselineRow.unpack(value)
+        if (base.version, base.rules_hash) == rules_now and sender_key in base.members:
+            return None
+    return NOT_ACCEPTED, (
+        f"{sender} tried to post — refused: {sender} has not accepted the group's current "
+        f"rules (version {rules_now[0]})"
+    )
+
+
+# -- the sender's side ------------------------------------------------------------------
+
+
+class RulesNotAccepted(NoPermission):
+    """Our own post, refused before sending: the current rules are not accepted."""
+
+    rule = NOT_ACCEPTED
+
+
+async def check_sending(
+    txn: Txn, group_id: bytes, group: Group, record: AppRecord, identity_key: bytes
+) -> None:
+    """Raise :class:`RulesNotAccepted` for a post every receiver would refuse."""
+    if not isinstance(record, POSTING):
+        return
+    pair = rules_pair(group.extensions)
+    if pair is None or await accepted_pair(txn, group_id, identity_key) == pair:
+        return
+    name = metadata(group).name or group_id.hex()[:8]
+    ref = f'"{name}"' if " " in name else name
+    raise RulesNotAccepted(
+        f"you have not accepted this group's current rules (version {pair[0]}), so the "
+        f"members' apps would refuse your post: read them with 'cove rules show {ref}' and "
+        f"accept them with 'cove rules accept {ref}'"
+    )
+
+
+# -- the feature: received Rules and RulesAcceptance records ----------------------------
+
+
+async def receive(incoming: Incoming) -> MessageView | None:
+    """Already judged (:func:`judge`): keep the text or feed the ledger."""
+    record = incoming.record
+    if isinstance(record, Rules):
+        await keep_rules(incoming.txn, RulesRow(
+            incoming.group_id, record.version, record.salt, record.text, record.id,
+            record.sent_at, incoming.sender_key, incoming.sender, incoming.seq,
+        ))  # fmt: skip
+    elif isinstance(record, RulesAcceptance) and incoming.sender_key:
+        await keep_acceptance(
+            incoming.txn, incoming.group_id, incoming.sender_key, incoming.sender, record
+        )
+    return None
+
+
+FEATURE = register(Feature("rules", (Rules, RulesAcceptance), receive))  # type: ignore[arg-type]
+
+__all__ = [
+    "ACCEPTED",
+    "BASELINE",
+    "NOT_ACCEPTED",
+    "POSTING",
+    "RULES_TEXT",
+    "AcceptedRow",
+    "BaselineRow",
+    "RulesNotAccepted",
+    "RulesRow",
+    "acceptances",
+    "accepted_pair",
+    "check_sending",
+    "judge",
+    "keep_acceptance",
+    "keep_rules",
+    "page_start",
+    "rules_pair",
+    "rules_row",
+]
