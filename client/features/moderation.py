@@ -227,9 +227,12 @@ def identity_by_handle(group: Group, handle: str) -> bytes:
 
 async def authorize_incoming(
     txn: Txn, messages: MessageStore, group_id: bytes, group: Group, record: AppRecord,
-    sender_handle: str, sender_key: bytes,
+    sender_handle: str, sender_key: bytes, settings: JoinSettings | None = None,
 ) -> Decision | None:  # fmt: skip
-    """The policy's decision on a received record (None: a group without policy)."""
+    """The policy's decision on a received record (None: a group without policy).
+
+    ``settings``: the join settings in force at the record's place in the log (the
+    sync runner follows them commit by commit); the group's current ones if omitted."""
     if not policed(group.extensions):
         return None
     policy = GroupPolicy.from_extensions(group.extensions)
@@ -243,7 +246,8 @@ async def authorize_incoming(
     return authorize_record(
         policy, roster_of(group), sender_key, record,
         target_author=author, target_handle=handle, sender_handle=sender_handle,
-        group_id=group_id, join_settings=JoinSettings.from_extensions(group.extensions),
+        group_id=group_id,
+        join_settings=settings or JoinSettings.from_extensions(group.extensions),
     )  # fmt: skip
 
 

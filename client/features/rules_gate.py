@@ -1,20 +1,18 @@
 """What every receiver enforces about the joining records (issue 11), in one place.
 
-* **Who may send them.** ``Rules`` (32), ``WelcomeMessage`` (48) and
-  ``HistoryShare`` (49) count only from moderators and owners, ``RulesAcceptance``
-  (33) from any member: record rules registered in the policy's table
-  (:func:`cove.protocol.policy.authorize_record` applies them). A rule the
-  protocol layer already registered for a type is kept (the join-policy work
-  registers them there); these are registered only where it has none.
-* **What they must say** (:func:`judge`, called by the sync runner after the
-  policy allowed the record, with the join settings at the record's place in the
-  log): a ``Rules`` text must match the settings' salted hash
-  (``invite.rules.text_mismatch``), an acceptance must be signed by the sender's
-  identity key (``invite.rules.bad_acceptance``), and a post — thread, post,
-  reply, reaction, edit, private message in the group, with or without files —
-  counts only if its sender accepted the current rules version earlier in the
-  log (``invite.rules.not_accepted``). Refusals are events, like every policy
-  refusal.
+* **Who may send them, and what they must say**: the protocol's record rules
+  (``cove.protocol.policy.join_record_rules``, applied by ``authorize_record`` with
+  the join settings at the record's place in the log, which the sync runner
+  follows commit by commit): ``Rules`` (32), ``WelcomeMessage`` (48) and
+  ``HistoryShare`` (49) only from moderators and owners, a ``Rules`` text only if
+  it matches the settings' salted hash (``policy.record.rules_mismatch``), a
+  ``RulesAcceptance`` (33) only if signed by its sender's identity key
+  (``policy.record.acceptance_invalid``).
+* **The post rule** (:func:`judge`, after the policy allowed the record): a post —
+  thread, post, reply, reaction, edit, private message in the group, with or
+  without files — counts only if its sender accepted the current rules version
+  earlier in the log (``invite.rules.not_accepted``). Refusals are events, like
+  every policy refusal.
 * **The ledger.** Acceptances are kept per (group, identity key) in log order
   (collection ``rules_accepted``); the latest valid rules text per group in
   ``rules``. A member who joined by a Welcome cannot read the acceptances sent
@@ -39,18 +37,10 @@ from cove.client.store import Txn
 from cove.client.store.records import StoreRecord
 from cove.protocol import Group
 from cove.protocol.app import AppRecord, DirectMessage, Edit, Post, Reaction, ThreadRoot
-from cove.protocol.app.join_records import HistoryShare, Rules, RulesAcceptance, WelcomeMessage
-from cove.protocol.invites import InviteRefused, JoinSettings
-from cove.protocol.invites.errors import RULES as INVITE_RULES
-from cove.protocol.invites.rules import RulesLedger, check_rules_text, verify_acceptance
+from cove.protocol.app.join_records import Rules, RulesAcceptance
+from cove.protocol.invites import JoinSettings
+from cove.protocol.invites.rules import RulesLedger
 from cove.protocol.mls.extensions import Extension
-from cove.protocol.policy import (
-    DEFAULT_RECORD_RULES,
-    Capability,
-    register_record_rule,
-    requires,
-)
-from cove.protocol.policy import rules as R
 from cove.protocol.wire.schema import Bytes, Int, ListOf, Str
 
 RULES_TEXT, ACCEPTED, BASELINE = "rules", "rules_accepted", "rules_baseline"
@@ -60,31 +50,6 @@ NOT_ACCEPTED = "invite.rules.not_accepted"
 POSTING: tuple[type, ...] = (ThreadRoot, Post, DirectMessage, Reaction, Edit)
 
 Pair = tuple[int, bytes]
-
-
-# -- who may send the joining records (the policy's record rules) -----------------------
-
-
-#: The joining records need what managing the join settings needs (moderators and up),
-#: refused with the same rule as a join-settings commit from a member.
-MODERATORS_ONLY = R.JOIN_RULES["invite.settings.not_allowed"]
-
-for _type, _rule in (
-    (Rules.RECORD_TYPE, requires(
-        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "set the group's rules"
-    )),
-    (RulesAcceptance.RECORD_TYPE, requires(
-        Capability.CAN_SEND_MESSAGE, R.RECORD_SENDER_NOT_MEMBER, "accept the rules"
-    )),
-    (WelcomeMessage.RECORD_TYPE, requires(
-        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "set the welcome message"
-    )),
-    (HistoryShare.RECORD_TYPE, requires(
-        Capability.CAN_ADD_PARTICIPANT, MODERATORS_ONLY, "share the group's history"
-    )),
-):  # fmt: skip
-    if DEFAULT_RECORD_RULES.rule_for(_type) is None:
-        register_record_rule(_type, _rule)
 
 
 # -- the local records ----------------------------------------------------------------
@@ -212,29 +177,13 @@ async def page_start(txn: Txn, group_id: bytes, group: Group) -> Pair | None:
 # -- judging received records ----------------------------------------------------------
 
 
-def _reason(rule_id: str) -> str:
-    return INVITE_RULES[rule_id]
-
-
 async def judge(
     txn: Txn, group_id: bytes, record: AppRecord, sender: str, sender_key: bytes,
     rules_now: Pair | None,
 ) -> tuple[str, str] | None:  # fmt: skip
-    """None if the record counts; else ``(rule id, what members are shown)``."""
-    if isinstance(record, Rules):
-        try:
-            check_rules_text(rules_now, group_id, record.version, record.salt, record.text)
-        except InviteRefused as exc:
-            return exc.rule, f"{sender} tried to set the rules — refused: {_reason(exc.rule)}"
-        return None
-    if isinstance(record, RulesAcceptance):
-        try:
-            verify_acceptance(
-                sender_key, group_id, record.version, record.rules_hash, record.signature
-            )
-        except InviteRefused as exc:
-            return exc.rule, f"{sender} tried to accept the rules — refused: {_reason(exc.rule)}"
-        return None
+    """The post rule, after the policy allowed the record (which also checked a
+    ``Rules`` text and an acceptance's signature): None if the record counts; else
+    ``(rule id, what members are shown)``."""
     if not isinstance(record, POSTING) or rules_now is None:
         return None
     if await accepted_pair(txn, group_id, sender_key) == rules_now:

@@ -44,6 +44,7 @@ from cove.protocol.app import UnknownRecordType, UnsupportedAppVersion
 from cove.protocol.app import decode as decode_record
 from cove.protocol.group_metadata import GroupKind
 from cove.protocol.identity import CoveIdentity
+from cove.protocol.invites import JoinSettings
 from cove.protocol.mls.framing import MLSMessage
 from cove.protocol.mls.welcome import Welcome
 from cove.protocol.policy import PolicyRefused
@@ -267,6 +268,7 @@ class SyncRunner:
                 txn, group_id, name, cursor.seq, cursor.own, entries, now, applied.detections
             )
             rules_now = await rules_gate.page_start(txn, group_id, group)
+            settings_now = JoinSettings.from_extensions(group.extensions)
             events = process_log(group, cursor, screened.entries, now=now, fill=screened.fill)
             await self.messages.prefetch(txn, [e.data for e in events if isinstance(e, Received)])
             cursor.seq = max(cursor.seq, screened.last)
@@ -287,7 +289,9 @@ class SyncRunner:
             )  # fmt: skip
             for ev in events:
                 if isinstance(ev, Received):
-                    await self._receive(txn, group_id, group, ev, now, applied, rules_now)
+                    await self._receive(
+                        txn, group_id, group, ev, now, applied, rules_now, settings_now
+                    )
                 elif isinstance(ev, Refused):
                     shown = await moderation.add_refusal(txn, group_id, ev.seq, ev.refusal)
                     applied.events.append(shown)
@@ -297,8 +301,9 @@ class SyncRunner:
                     if ev.link_join:
                         joiner = CoveIdentity.from_bytes(ev.committer_credential).identity_key
                         applied.link_joins.append(joiner)
-                    if ev.extensions:  # records after the commit are judged by its rules
-                        rules_now = rules_gate.rules_pair(ev.extensions)
+                    if ev.extensions:  # records after the commit are judged by its settings
+                        settings_now = JoinSettings.from_extensions(ev.extensions)
+                        rules_now = None if settings_now is None else settings_now.rules
                     for note in ev.notes:
                         shown = await moderation.add_event(txn, group_id, ev.seq, "change", note)
                         applied.events.append(shown)
@@ -327,7 +332,7 @@ class SyncRunner:
 
     async def _receive(
         self, txn: Txn, group_id: bytes, group: Group, ev: Received, now: int, applied: Applied,
-        rules_now: rules_gate.Pair | None,
+        rules_now: rules_gate.Pair | None, settings_now: JoinSettings | None,
     ) -> None:  # fmt: skip
         ident = CoveIdentity.from_bytes(ev.sender_credential)
         sender = ident.handle
@@ -355,7 +360,8 @@ class SyncRunner:
             applied.quarantined += 1
             return
         decision = await moderation.authorize_incoming(
-            txn, self.messages, group_id, group, app, ident.handle, ident.identity_key
+            txn, self.messages, group_id, group, app, ident.handle, ident.identity_key,
+            settings_now,
         )
         if decision is not None and not decision.allowed:
             view = await moderation.add_event(

@@ -187,7 +187,7 @@ def test_newcomers_see_what_the_group_chose_and_reply_to_old_threads(
             await nia_c.sync()
             assert sorted(await refused(nia_c, titles)) == [
                 "invite.history.beyond_setting",
-                "policy.join.settings.not_allowed",
+                "policy.record.history_requires_moderator",
             ]
             bodies = [m.body for m in await nia_c.read(titles)]
             assert "REPLY-SECRET magnesium helped" not in bodies

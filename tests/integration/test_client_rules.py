@@ -105,8 +105,8 @@ def test_members_accept_the_rules_before_posting_and_receivers_enforce_it(
                 rules = [rule for rule, _ in await refusals(c, gid)]
                 assert rules == [
                     "invite.rules.not_accepted",
-                    "policy.join.settings.not_allowed",
-                    "invite.rules.bad_acceptance",
+                    "policy.record.rules_requires_moderator",
+                    "policy.record.acceptance_invalid",
                 ], c.account.handle
                 assert "no rules for me" not in await bodies(c, gid)
                 assert (await c.rules.show(gid)).text == "Be kind.\nWhat is said here stays here."
@@ -122,7 +122,7 @@ def test_members_accept_the_rules_before_posting_and_receivers_enforce_it(
                 text="a different text",
             ))  # fmt: skip
             await ana.sync()
-            assert (await refusals(ana, gid))[-1][0] == "invite.rules.text_mismatch"
+            assert (await refusals(ana, gid))[-1][0] == "policy.record.rules_mismatch"
             assert (await ana.rules.show(gid)).text == "Be kind.\nWhat is said here stays here."
 
             # what the invites feature puts in a link's preview
