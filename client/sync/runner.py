@@ -362,7 +362,7 @@ class SyncRunner:
         decision = await moderation.authorize_incoming(
             txn, self.messages, group_id, group, app, ident.handle, ident.identity_key,
             settings_now,
-        )
+        )  # fmt: skip
         if decision is not None and not decision.allowed:
             view = await moderation.add_event(
                 txn, group_id, ev.seq, "refused", decision.explain(), decision.rule_id or ""
