@@ -186,13 +186,6 @@ class GroupSettings:
     can_edit: bool
 
 
-def _leaf_private_key(group: Group) -> bytes | None:
-    """Our leaf's HPKE private key in the current epoch (a history share's key is
-    sealed to the leaf's public key)."""
-    keys = group._epoch.keys  # the group API exposes no accessor for it
-    return keys.leaf_private_key
-
-
 class Newcomers:
     """``client.newcomers``: welcome text, history level, the group settings, greeting
     newcomers and importing what is shared with us."""
@@ -371,7 +364,7 @@ class Newcomers:
         me = self.ctx.account.identity_key
         group = await self._group(row.group)
         if row.key is None:
-            private = _leaf_private_key(group)
+            private = group.leaf_private_key()
             try:
                 if private is None:
                     raise InviteRefused("invite.history.undecryptable")

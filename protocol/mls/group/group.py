@@ -195,6 +195,12 @@ class Group:
     def extensions(self) -> tuple[Extension, ...]:
         return self._epoch.context.extensions
 
+    def leaf_private_key(self) -> bytes | None:
+        """Our leaf's HPKE private key in the current epoch — a secret: for opening
+        what a member sealed to our leaf (RFC 9420 EncryptWithLabel, e.g. a newcomer's
+        history key, ``docs/protocol/invites.md`` §11); never log or send it."""
+        return self._epoch.keys.leaf_private_key
+
     def members(self) -> list[Member]:
         return [member_of(i, leaf) for i, leaf in self._epoch.tree.leaves()]
 
