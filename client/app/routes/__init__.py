@@ -8,13 +8,14 @@ from cove.client.app.routes import (
     account,
     attachments,
     groups,
+    invites,
     members,
     people,
     settings,
     threads,
 )
 
-FEATURES = (account, groups, threads, attachments, members, people, settings)
+FEATURES = (account, groups, threads, attachments, members, people, settings, invites)
 
 
 def setup(app: web.Application) -> None:
