@@ -27,9 +27,11 @@ import pytest
 from cove.client.cli import main as cove_main
 from cove.client.clock import FixedClock
 from cove.client.features.invites import InviteProblem, join_new
+from cove.client.service import CoveClient
 from cove.protocol.crypto import OsRandom
 from cove.protocol.invites import InviteLink, LinkPreview, open_preview, parse_invite_link
 from cove.protocol.invites.preview import seal_preview
+from tests.support.canary import Canaries, scan_tree
 from tests.support.links import organizer_code, serve_links_relay, set_expiry
 from tests.support.relay_process import RelayProcess
 
@@ -280,3 +282,113 @@ def test_a_replayed_join_request_is_refused_and_a_decline_reaches_the_requester(
     assert (status["state"], status["message"]) == ("declined", message)
     assert gus.ok("join", "--status")["requests"] == []
     assert [g["name"] for g in gus.ok("groups")] == []
+
+
+def test_a_relay_that_stretches_a_links_cap_admits_no_one_more(
+    tmp_path: Path, links_relay: RelayProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The relay raises a one-use link's cap in its own table and queues a second request:
+    the moderator's client counts uses in the group's settings and refuses it."""
+    org, gid = organizer(tmp_path, links_relay, capsys, "org-caps")
+    url = org.ok("invite", "create", gid, "--max-uses", "1")["url"]
+    link_id = parse_invite_link(url).link_id
+    Cove(tmp_path / "hal", capsys).ok("join", url, "--handle", "hal")
+    with relay_db(links_relay) as db:
+        db.execute("UPDATE links SET max_uses = 5 WHERE link_id = ?", (link_id,))
+    Cove(tmp_path / "ivy", capsys).ok("join", url, "--handle", "ivy")
+    first, second = org.ok("requests", gid)["requests"]
+    assert (first["handle"], second["handle"]) == ("hal", "ivy")
+    org.ok("approve", gid, first["id"])
+    queue = org.ok("requests", gid)
+    assert queue["requests"] == []
+    assert [(r["id"], r["rule"]) for r in queue["refused"]] == [
+        (second["id"], "invite.link.used_up")
+    ]
+    code, doc, _ = org("approve", gid, second["id"])
+    assert (code, doc["message"]) == (
+        1, "this invite link has been used as many times as it allows" + DEAD,
+    )  # fmt: skip
+
+
+def test_only_moderators_make_links_and_read_requests(
+    tmp_path: Path, links_relay: RelayProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org, gid = organizer(tmp_path, links_relay, capsys, "org-roles")
+    url = org.ok("invite", "create", gid)["url"]
+    jo = Cove(tmp_path / "jodi", capsys)
+    jo.ok("join", url, "--handle", "jodi")
+    [req] = org.ok("requests", gid)["requests"]
+    org.ok("approve", gid, req["id"])
+    jo.ok("join", "--status")
+    for args in (("invite", "create", gid), ("invite", "list", gid), ("requests", gid)):
+        code, doc, _ = jo(*args)
+        assert (code, doc["message"]) == (
+            5, "only the group's moderators and owners manage invite links",
+        ), args  # fmt: skip
+
+    # going under the client: she commits a link into the join settings herself
+    async def hostile() -> str:
+        from dataclasses import replace as change
+
+        from cove.client.features.join_settings import change_join_settings
+        from cove.client.features.moderation import Refused
+        from cove.protocol.invites import LinkEntry, LinkMode
+
+        c = await CoveClient.open(tmp_path / "jodi", "pw")
+        try:
+            entry = LinkEntry(b"\x01" * 10, LinkMode.APPROVAL, b"\x02" * 32, b"\x03" * 32, 9)
+            try:
+                await change_join_settings(
+                    c.outbox, bytes.fromhex(gid), lambda s: change(s, links=(*s.links, entry)),
+                    now=c.clock.now,
+                )  # fmt: skip
+            except Refused as exc:
+                return exc.rule
+            return "accepted"
+        finally:
+            await c.close()
+
+    assert asyncio.run(hostile()) == "policy.join.settings.not_allowed"
+
+
+def test_the_relay_keeps_nothing_readable_of_a_join(tmp_path: Path) -> None:
+    """A canary sweep of a relay's files after a whole join through the client: no group
+    name, description, question, answer, decline message or link secret."""
+    canaries = Canaries()
+    name, about, question = (canaries.new(k) for k in ("group name", "description", "question"))
+    answer, message = canaries.new("join answer"), canaries.new("decline message")
+
+    async def main(relay: RelayProcess) -> list[str]:
+        code = organizer_code(relay)
+        org = await CoveClient.init(tmp_path / "org", "pw", relay.url, "organizer", code)
+        try:
+            gid = await org.create_group(name, about)
+            made = await org.invites.create(gid, questions=(question,))
+            ana, _ = await join_new(tmp_path / "ana", "pw", made.url, "ana", answers=(answer,))
+            bo, _ = await join_new(tmp_path / "bob", "pw", made.url, "bob", answers=(answer,))
+            first, second = await org.invites.requests(gid)
+            await org.invites.approve(gid, first.id)
+            await org.invites.decline(gid, second.id, message)
+            assert [s.state for s in await ana.invites.status()] == ["joined"]
+            assert [(s.state, s.message) for s in await bo.invites.status()] == [
+                ("declined", message)
+            ]
+            await ana.close()
+            await bo.close()
+            link = parse_invite_link(made.url)
+            fragment = made.url.split("#", 1)[1]
+            keys = link.keys()
+            return [fragment.encode(), fragment.upper().encode(), link.secret,
+                    link.secret.hex().encode(), keys.capability, keys.preview_key]  # fmt: skip
+        finally:
+            await org.close()
+
+    with RelayProcess.start(tmp_path / "relay", registration="invite") as relay:
+        secrets = asyncio.run(main(relay))
+        running = scan_tree(relay.data, canaries.values())
+    (relay.data / "planted").write_text(answer)
+    hits = scan_tree(relay.data, canaries.values())
+    assert ("planted", answer) in [(Path(f).name, c) for f, c in hits]
+    assert [h for h in hits + running if Path(h[0]).name != "planted"] == []
+    files = [p for p in relay.data.rglob("*") if p.is_file()]
+    assert files and not [(p.name, s) for p in files for s in secrets if s in p.read_bytes()]
