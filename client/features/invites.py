@@ -14,6 +14,7 @@ The CLI (``cove invite …``, ``cove join``, ``cove requests``, ``cove approve``
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -94,18 +95,18 @@ class Invites:
             link_text, answers=answers, accept_rules=accept_rules, handle=handle
         )
 
-    async def status(self, *, sync: bool = True) -> list[JoinStatus]:
+    async def status(self, *, sync: bool = True) -> builtins.list[JoinStatus]:
         return await self._joining.status(sync=sync)
 
     # -- moderators: the queue -------------------------------------------------------
 
-    async def requests(self, group_id: bytes) -> list[RequestView]:
+    async def requests(self, group_id: bytes) -> builtins.list[RequestView]:
         """Waiting requests; those refused (replays...) are in :meth:`refused`."""
         return await self._requests.requests(group_id)
 
-    def refused(self, group_id: bytes) -> list[RefusedRequest]:
+    def refused(self, group_id: bytes) -> builtins.list[RefusedRequest]:
         """What the last :meth:`requests` call refused for this group."""
-        return list(self._requests.refused.get(group_id, ()))
+        return builtins.list(self._requests.refused.get(group_id, ()))
 
     async def approve(self, group_id: bytes, request_id: str) -> str:
         return await self._requests.approve(group_id, request_id)

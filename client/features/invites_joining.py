@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cove.client import account as acct
 from cove.client.clock import Clock, SystemClock
@@ -36,6 +36,7 @@ from cove.client.features.invites_errors import (
     from_relay,
 )
 from cove.client.invites import (
+    Caller,
     fetch_preview,
     pickup_decline,
     post_join_request,
@@ -133,7 +134,7 @@ async def read_preview(link: InviteLink, now: int) -> LinkPreview:
     """Fetch and open the link's preview with no account (a bare transport)."""
     try:
         async with RelayTransport(link.relay_url) as t:
-            answer = await fetch_preview(t, link)
+            answer = await fetch_preview(cast(Caller, t), link)
     except RelayUnreachable as exc:
         raise RelayUnreachableError(str(exc)) from None
     except RelayError as exc:

@@ -17,14 +17,14 @@ Creating a link (``docs/protocol/invites.md`` §16):
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cove.client.errors import ClientError, NoPermission, UsageProblem
 from cove.client.features import invites_store as S
 from cove.client.features.invites_errors import from_relay
+from cove.client.features.invites_room import moderators_group_id
 from cove.client.features.join_settings import change_join_settings, join_settings
 from cove.client.features.moderation import require_policed, roles
 from cove.client.features.rules import current_rules
@@ -33,6 +33,8 @@ from cove.client.invites import create_link, list_links, revoke_link, update_lin
 from cove.client.profile import SUITE, capabilities, group_config, validator
 from cove.client.transport import RelayError
 from cove.protocol import Group
+from cove.protocol.app.moderators_records import IntakeKeyShare, LinkShare
+from cove.protocol.app.records import new_record_id
 from cove.protocol.group_metadata import GroupKind, GroupMetadata
 from cove.protocol.invites import (
     IntakeKey,
@@ -67,14 +69,7 @@ __all__ = [
 
 DEFAULT_EXPIRES_IN = 7 * 24 * 3600
 DEFAULT_MAX_USES = 25
-MODERATORS_LABEL = b"cove moderators group v1"
 QR_FORMATS = ("terminal", "png", "svg")
-
-
-def moderators_group_id(group_id: bytes) -> bytes:
-    """The moderators' group of ``group_id``: ``SHA-256("cove moderators group v1" ||
-    group_id)[:16]`` (any moderator's client recognises it; the relay cannot link them)."""
-    return hashlib.sha256(MODERATORS_LABEL + group_id).digest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +204,28 @@ class Links:
                 continue  # no KeyPackage now: she is added when she is next made moderator
         pair = await self._derive(group.group_id, 1)
         assert pair is not None
+        await self.share(group.group_id, IntakeKeyShare(
+            id=new_record_id(self.c.rng), sent_at=self.c.clock.now(), group=group.group_id,
+            generation=pair.generation, private_key=pair.private_key,
+        ))  # fmt: skip
         return pair
+
+    async def share(self, group_id: bytes, record: Any) -> bool:
+        """Send a note to the other moderators (``invites_room``); False if this member
+        is not in the moderators' group or it has nobody else."""
+        mod_id = moderators_group_id(group_id)
+        async with self.c.store.transaction() as txn:
+            if not await self.c.states.is_active(txn, mod_id):
+                return False
+            record_, mods = await self.c.states.load(txn, mod_id)
+            self.c.states.keep(record_, mods)
+        if len(mods.members()) < 2:
+            return False
+        try:
+            await self.c.outbox.send_record(mod_id, record)
+        except ClientError:
+            return False  # the others learn nothing new; this moderator's own log stands
+        return True
 
     async def _derive(self, group_id: bytes, generation: int) -> IntakeKeyPair | None:
         mod_id = moderators_group_id(group_id)
@@ -274,6 +290,11 @@ class Links:
             async with self.c.store.transaction() as txn:
                 await txn.delete(S.LINKS, link.link_id)
             raise
+        await self.share(group_id, LinkShare(
+            id=new_record_id(self.c.rng), sent_at=now, group=group_id, url=link.url,
+            mode=int(mode), questions="\n".join(questions), expires_at=kept.expires_at,
+            max_uses=max_uses, created_at=now,
+        ))  # fmt: skip
         if open_link:
             await self.c.open_links.publish(group_id)
         return LinkView(
@@ -366,6 +387,8 @@ class Links:
             if settings.link(link_id) is None or k.expires_at <= self.c.clock.now():
                 continue
             link = parse_invite_link(k.url)
+            if not link.pins(self.c.account.handle, self.c.account.identity_key):
+                continue  # another moderator's link: she re-seals it
             preview = await self.preview_of(group, link, k, settings.intake)
             try:
                 await update_link_preview(

@@ -25,6 +25,8 @@ from cove.client.invites import list_join_requests, remove_join_request
 from cove.client.outbox import Made
 from cove.client.transport import RelayError
 from cove.protocol import Group
+from cove.protocol.app.moderators_records import APPROVED, DECLINED, RequestHandled
+from cove.protocol.app.records import new_record_id
 from cove.protocol.errors import ValidationError
 from cove.protocol.invites import (
     INVITE_SUITE,
@@ -105,6 +107,8 @@ class Requests:
         self.refused: dict[bytes, list[RefusedRequest]] = {}
 
     async def _queue(self, group_id: bytes) -> list[_Queued]:
+        # every group: the moderators' group brings the others' links, keys and log
+        await self.c.sync()
         group = await self.links.require_moderator(group_id)
         settings = join_settings(group)
         if settings.intake is None:
@@ -173,11 +177,17 @@ class Requests:
         return q, q.request
 
     async def _handled(self, group_id: bytes, request: JoinRequest, outcome: str) -> None:
+        """Record the request as handled here, and tell the other moderators."""
+        kp_hash = INVITE_SUITE.hash(request.key_package)
         async with self.c.store.transaction() as txn:
             await S.mark_handled(txn, group_id, S.HandledRequest(
-                request.request_id, INVITE_SUITE.hash(request.key_package), outcome,
-                self.c.clock.now(),
+                request.request_id, kp_hash, outcome, self.c.clock.now(),
             ))  # fmt: skip
+        await self.links.share(group_id, RequestHandled(
+            id=new_record_id(self.c.rng), sent_at=self.c.clock.now(), group=group_id,
+            request_id=request.request_id, key_package_hash=kp_hash,
+            outcome=APPROVED if outcome == "approved" else DECLINED,
+        ))  # fmt: skip
 
     async def approve(self, group_id: bytes, ref: str) -> str:
         """Add the requester in one commit that also counts the link's use; Welcome to

@@ -392,3 +392,42 @@ def test_the_relay_keeps_nothing_readable_of_a_join(tmp_path: Path) -> None:
     assert [h for h in hits + running if Path(h[0]).name != "planted"] == []
     files = [p for p in relay.data.rglob("*") if p.is_file()]
     assert files and not [(p.name, s) for p in files for s in secrets if s in p.read_bytes()]
+
+
+def test_a_second_moderator_reads_approves_and_shares_the_replay_log(
+    tmp_path: Path, links_relay: RelayProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The moderators' group carries the link, the intake key and the handled requests:
+    a moderator who did not make the link reads and approves its requests, and the
+    organizer's client then refuses the same request replayed by the relay."""
+    org, gid = organizer(tmp_path, links_relay, capsys, "org-two")
+    kim = Cove(tmp_path / "kim", capsys)
+    kim.ok("init", "--relay", links_relay.url, "--handle", "kimmod",
+           "--invite", organizer_code(links_relay))  # fmt: skip
+    org.ok("group", "add", gid, "kimmod")
+    kim.ok("sync")
+    org.ok("group", "role", gid, "kimmod", "moderator")
+    kim.ok("sync")
+    made = org.ok("invite", "create", gid, "--question", Q1)
+    link_id = parse_invite_link(made["url"]).link_id
+    lea = Cove(tmp_path / "lea", capsys)
+    lea.ok("join", made["url"], "--answer", A1, "--handle", "lea")
+    with relay_db(links_relay) as db:
+        row = db.execute("SELECT * FROM join_requests WHERE link_id = ?", (link_id,)).fetchone()
+    queue = kim.ok("requests", gid)
+    assert queue["refused"] == []
+    [req] = queue["requests"]
+    assert (req["handle"], req["answers"]) == ("lea", [{"question": Q1, "answer": A1}])
+    # kim holds the link too (from the moderators' group)
+    assert [x["url"] for x in kim.ok("invite", "list", gid)["links"]] == [made["url"]]
+    assert kim.ok("approve", gid, req["id"]) == {"ok": True, "approved": "lea"}
+    assert lea.ok("join", "--status")["requests"][0]["state"] == "joined"
+    with relay_db(links_relay) as db:
+        db.execute(f"INSERT INTO join_requests VALUES ({', '.join('?' * len(row))})", row)
+    queue = org.ok("requests", gid)
+    assert queue["requests"] == []
+    assert [r["rule"] for r in queue["refused"]] == ["invite.request.replayed"]
+    # the moderators' group is there, named after the group, for moderators only
+    names = [g["name"] for g in org.ok("groups")]
+    assert "moderators of Fatigue Fridays" in names
+    assert "moderators of Fatigue Fridays" not in [g["name"] for g in lea.ok("groups")]
