@@ -431,3 +431,40 @@ def test_a_second_moderator_reads_approves_and_shares_the_replay_log(
     names = [g["name"] for g in org.ok("groups")]
     assert "moderators of Fatigue Fridays" in names
     assert "moderators of Fatigue Fridays" not in [g["name"] for g in lea.ok("groups")]
+
+
+def test_notes_from_a_demoted_moderator_are_ignored(
+    tmp_path: Path, links_relay: RelayProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """She is still in the moderators' group (removal on demotion is not built) and goes
+    under her client to overwrite the intake key: the others' clients ignore her."""
+    org, gid = organizer(tmp_path, links_relay, capsys, "org-demote")
+    max_ = Cove(tmp_path / "max", capsys)
+    max_.ok("init", "--relay", links_relay.url, "--handle", "maxmod",
+            "--invite", organizer_code(links_relay))  # fmt: skip
+    org.ok("group", "add", gid, "maxmod")
+    max_.ok("sync")
+    org.ok("group", "role", gid, "maxmod", "moderator")
+    max_.ok("sync")
+    url = org.ok("invite", "create", gid)["url"]
+    org.ok("group", "role", gid, "maxmod", "member")
+
+    async def overwrite_the_key() -> None:
+        from cove.client.features.invites import moderators_group_id
+        from cove.protocol.app.moderators_records import IntakeKeyShare
+
+        c = await CoveClient.open(tmp_path / "max", "pw")
+        try:
+            await c.sync()
+            await c.outbox.send_record(moderators_group_id(bytes.fromhex(gid)), IntakeKeyShare(
+                id=b"\x05" * 16, sent_at=c.clock.now(), group=bytes.fromhex(gid),
+                generation=1, private_key=b"\x07" * 32,
+            ))  # fmt: skip
+        finally:
+            await c.close()
+
+    asyncio.run(overwrite_the_key())
+    Cove(tmp_path / "nell", capsys).ok("join", url, "--handle", "nell")
+    queue = org.ok("requests", gid)  # syncs the moderators' group first
+    assert queue["refused"] == []
+    assert [r["handle"] for r in queue["requests"]] == ["nell"]
