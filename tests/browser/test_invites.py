@@ -33,8 +33,11 @@ def test_invite_link_request_and_approval_in_the_app(members: Any) -> None:
     expect(page.locator(".notice")).to_have_text("Your invite link is ready.")
     url = page.locator("input.link-url").input_value()
     assert "/j/" in url and "#" in url
-    qr = page.locator("img.qr")
-    assert qr.evaluate("img => img.complete && img.naturalWidth") > 100  # an SVG was served
+    # the QR code is an SVG the app serves (no waiting: the browser says when it loaded)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img.qr');"
+        " return i !== null && i.complete && i.naturalWidth > 100; }"
+    )
     assert_accessible(page, "invite links")
 
     join = pia.go("/join")
