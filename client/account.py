@@ -104,9 +104,12 @@ async def open_store(home: Path, passphrase: str, kdf_floor: KdfParams | None = 
 
 
 async def register(
-    home: Path, passphrase: str, relay: str, handle: str, invite: str | None, *, kdf: Any = None
-) -> tuple[Store, Account]:
-    """Create keys, register ``handle`` with the relay, create the store with the account."""
+    home: Path, passphrase: str, relay: str, handle: str, invite: str | None, *, kdf: Any = None,
+    extra: dict[str, bytes] | None = None,
+) -> tuple[Store, Account]:  # fmt: skip
+    """Create keys, register ``handle`` with the relay, create the store with the account.
+    ``extra``: more ``RegisterRequest`` fields (an invite link's, instead of a code:
+    ``cove.client.invites.registration_fields``)."""
     path = store_path(home)
     if path.exists():
         raise UsageProblem(f"{home} already holds a Cove account")
@@ -123,7 +126,7 @@ async def register(
             reg = await t.call("register", E.RegisterRequest(
                 handle=handle, identity_key=identity_key, device_key=device_key,
                 identity_sig=suite.sign(identity_private, signed),
-                device_sig=suite.sign(device_private, signed), invite=invite,
+                device_sig=suite.sign(device_private, signed), invite=invite, **(extra or {}),
             ))  # fmt: skip
         except RelayUnreachable as exc:
             raise RelayUnreachableError(str(exc)) from None

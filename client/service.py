@@ -34,6 +34,7 @@ from cove.client.drafts import Draft, Drafts
 from cove.client.errors import ClientError, NotInitialized, UnknownMessage, UsageProblem
 from cove.client.features import moderation as mod
 from cove.client.features.content import Content
+from cove.client.features.invites import Invites
 from cove.client.features.moderation_actions import Moderation, drop_at_relay
 from cove.client.features.newcomers import Newcomers
 from cove.client.features.open_links import OpenLinks
@@ -111,6 +112,7 @@ class CoveClient:
                                    self.rules, self.runner, self.group_ops)  # fmt: skip
         self.open_links = OpenLinks(ctx, self.states, self.outbox, self.trust_store, self.newcomers)
         self.runner.on_link_joins.append(self.open_links.greet_link_joins)
+        self.invites = Invites(self)
 
     def __repr__(self) -> str:
         return f"CoveClient(home={str(self.home)!r}, handle={self.account.handle!r})"

@@ -9,13 +9,16 @@ from cove.client.app.routes import (
     attachments,
     group_settings,
     groups,
+    invites,
     members,
     people,
     settings,
     threads,
 )
 
-FEATURES = (account, groups, threads, attachments, members, people, settings, group_settings)
+FEATURES = (
+    account, groups, threads, attachments, members, people, settings, group_settings, invites,
+)  # fmt: skip
 
 
 def setup(app: web.Application) -> None:
