@@ -122,7 +122,7 @@ def _preview_text(p: PreviewView) -> str:
     lines.append(
         "a moderator approves each request" if p.mode == "approval" else "you join at once"
     )
-    lines.append(f"newcomers receive: {p.history}")
+    lines.append(f"newcomers receive: {p.history_label}")
     lines.append(f"the link works until {when(p.expires_at)}")
     if p.rules_text:
         lines.append(f"rules (version {p.rules_version}):\n{p.rules_text}")

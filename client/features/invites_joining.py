@@ -57,6 +57,7 @@ from cove.protocol.invites import (
     open_decline,
     open_preview,
     parse_invite_link,
+    rules_hash,
 )
 from cove.protocol.invites.join_request import MAX_ANSWER_BYTES
 
@@ -77,7 +78,10 @@ class PreviewView:
     rules_version: int
     rules_text: str
     questions: tuple[str, ...]
+    #: "nothing", "titles" or "full" (as ``cove group settings`` names them)
     history: str
+    #: the same in words ("thread titles, pinned resources and rules")
+    history_label: str
     welcome_message: str
     inviter: str
     inviter_fingerprint: str
@@ -90,7 +94,8 @@ class PreviewView:
             "description": self.description, "mode": self.mode,
             "rules_version": self.rules_version, "rules": self.rules_text,
             "questions": list(self.questions), "history": self.history,
-            "welcome_message": self.welcome_message, "inviter": self.inviter,
+            "history_label": self.history_label, "welcome_message": self.welcome_message,
+            "inviter": self.inviter,
             "inviter_fingerprint": self.inviter_fingerprint, "expires_at": self.expires_at,
             "max_uses": self.max_uses,
         }  # fmt: skip
@@ -125,8 +130,8 @@ def view(preview: LinkPreview) -> PreviewView:
     return PreviewView(
         preview.group_id.hex(), preview.group_name, preview.description,
         preview.mode.name.lower(), preview.rules_version, preview.rules_text, preview.questions,
-        preview.history.label, preview.welcome_message, preview.inviter_handle,
-        fp[:10].hex(), preview.expires_at, preview.max_uses,
+        preview.history.name.lower(), preview.history.label, preview.welcome_message,
+        preview.inviter_handle, fp[:10].hex(), preview.expires_at, preview.max_uses,
     )  # fmt: skip
 
 
@@ -246,6 +251,11 @@ class Joining:
             raise UsageProblem(f"you are already in {preview.group_name}")
         await self._pin_inviter(preview)
         gid = preview.group_id.hex()
+        if preview.rules is not None:  # members see her acceptance once she is in
+            version, salt, text = preview.rules
+            await self.c.rules.accept_when_joined(
+                preview.group_id, version, rules_hash(preview.group_id, version, salt, text)
+            )
         if preview.mode == LinkMode.OPEN:
             joined = await self.c.open_links.join(link, preview)
             return JoinStatus("joined", joined.hex(), preview.group_name)
