@@ -263,6 +263,21 @@ def unprotect_private(
     ``signature_key_for`` must raise (e.g. ValidationError) for a sender leaf
     that is not a member; it is called before the content is accepted.
     """
+    return unprotect_private_with_sender_data(
+        suite, message, secret_tree, sender_data_secret, context, signature_key_for
+    )[0]
+
+
+def unprotect_private_with_sender_data(
+    suite: Suite,
+    message: PrivateMessage,
+    secret_tree: SecretTree,
+    sender_data_secret: bytes,
+    context: GroupContext,
+    signature_key_for: SignatureKeyLookup,
+) -> tuple[AuthenticatedContent, SenderData]:
+    """:func:`unprotect_private`, also giving the decrypted SenderData (its generation),
+    so that the caller need not open the sender data a second time."""
     sd_aad = message.sender_data_aad()
     sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, message.ciphertext)
     sender_data = SenderData.from_bytes(
@@ -288,4 +303,4 @@ def unprotect_private(
     # FramedContentTBS with the GroupContext (a member sender), signed with its label.
     tbs = framed_content_tbs(WireFormat.PRIVATE_MESSAGE, content, context)
     verify_with_label(suite, signature_key_for(content), FRAMED_CONTENT_LABEL, tbs, auth.signature)
-    return auth_content
+    return auth_content, sender_data
