@@ -134,6 +134,8 @@ class LeafNode(Struct):
     #: the encoded content (every field but the signature), kept once computed: a
     #: leaf is immutable and is encoded again for every GroupInfo, tree hash and Welcome
     _content: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    #: the whole encoding (content and signature), kept the same way
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         source = self.leaf_node_source
@@ -171,8 +173,17 @@ class LeafNode(Struct):
         write_extensions(w, self.extensions)
 
     def encode(self, w: Writer) -> None:
-        self._encode_content(w)
-        w.opaque(self.signature)
+        w.fixed(self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        encoded = self._encoded
+        if encoded is None:
+            w = Writer()
+            self._encode_content(w)
+            w.opaque(self.signature)
+            encoded = w.getvalue()
+            object.__setattr__(self, "_encoded", encoded)
+        return encoded
 
     @classmethod
     def decode(cls, r: Reader) -> LeafNode:

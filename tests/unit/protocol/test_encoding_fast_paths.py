@@ -145,3 +145,37 @@ def test_kdf_label_prefix_is_the_head_of_kdf_label() -> None:
     for label, context, length in ((b"key", b"\x00\x00\x00\x05", 16), (b"nonce", b"s" * 32, 12)):
         head = kdf_label_prefix(label, length)
         assert kdf_label(label, context, length) == head + bytes((len(context),)) + context
+
+
+def test_ratchet_tree_encoding_follows_every_tree_change() -> None:
+    from cove.protocol.crypto import SeededRandom
+    from cove.protocol.mls.credentials import Credential
+    from cove.protocol.mls.group import Group
+    from cove.protocol.mls.key_package_bundle import KeyPackageBundle
+    from cove.protocol.mls.nodes import Node, ParentNode, decode_ratchet_tree, encode_ratchet_tree
+
+    rng, now = SeededRandom(b"tree-cache"), 1_800_000_000
+    alice = Group.create(1, b"g" * 16, Credential.basic(b"alice"), rng, now=now)
+    bundles = [
+        KeyPackageBundle.create(1, Credential.basic(f"m{i}".encode()), rng, now=now)
+        for i in range(3)
+    ]
+    alice.add([b.key_package for b in bundles], now=now)
+    alice.apply_pending_commit()
+    before = alice._epoch.tree.to_bytes()
+    assert decode_ratchet_tree(before) == alice._epoch.tree.to_nodes()
+    assert encode_ratchet_tree(alice._epoch.tree.to_nodes()) == before
+    alice.update()  # new leaf and parent nodes on alice's path
+    alice.apply_pending_commit()
+    after = alice._epoch.tree.to_bytes()
+    assert after != before
+    assert decode_ratchet_tree(after) == alice._epoch.tree.to_nodes()
+    # A node's kept encoding is its own: a changed copy is encoded afresh.
+    parent = ParentNode(b"k" * 32, b"h" * 32, (1, 3))
+    first = parent.to_bytes()
+    changed = dataclasses.replace(parent, unmerged_leaves=(1,))
+    assert changed.to_bytes() != first
+    assert Node.from_bytes(bytes((2,)) + changed.to_bytes()).value == changed
+    leaf = bundles[0].key_package.leaf_node
+    assert dataclasses.replace(leaf, signature=b"x" * 64).to_bytes()[-64:] == b"x" * 64
+    assert leaf.to_bytes()[-64:] == leaf.signature
