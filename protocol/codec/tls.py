@@ -73,6 +73,11 @@ class Reader:
     def position(self) -> int:
         return self._pos
 
+    def taken_since(self, start: int) -> bytes:
+        """The bytes read from position ``start`` up to here (a decoder keeps the exact
+        encoding of what it just read, e.g. to verify a signature over it)."""
+        return self._data[start : self._pos]
+
     def remaining(self) -> int:
         return self._end - self._pos
 

@@ -187,6 +187,7 @@ class LeafNode(Struct):
 
     @classmethod
     def decode(cls, r: Reader) -> LeafNode:
+        start = r.position
         encryption_key = r.opaque()
         signature_key = r.opaque()
         credential = Credential.decode(r)
@@ -200,7 +201,9 @@ class LeafNode(Struct):
             parent_hash = r.opaque()
         elif source != LeafNodeSource.UPDATE:
             raise r.error(f"unknown leaf node source {source}")
-        return cls(
+        extensions = read_extensions(r)
+        content = r.taken_since(start)
+        leaf = cls(
             encryption_key=encryption_key,
             signature_key=signature_key,
             credential=credential,
@@ -208,9 +211,14 @@ class LeafNode(Struct):
             leaf_node_source=LeafNodeSource(source),
             lifetime=lifetime,
             parent_hash=parent_hash,
-            extensions=read_extensions(r),
+            extensions=extensions,
             signature=r.opaque(),
         )
+        # The codec accepts only the one encoding of a value (minimal varints, 0/1
+        # presence octets), so the bytes read are the leaf's encoding: kept, not redone.
+        object.__setattr__(leaf, "_content", content)
+        object.__setattr__(leaf, "_encoded", r.taken_since(start))
+        return leaf
 
     def tbs(self, group_id: bytes | None = None, leaf_index: int | None = None) -> bytes:
         """The ``LeafNodeTBS`` bytes this leaf's signature covers (§7.2)::
@@ -232,11 +240,11 @@ class LeafNode(Struct):
         if self.leaf_node_source == LeafNodeSource.KEY_PACKAGE:
             if group_id is not None or leaf_index is not None:
                 raise UsageError("a key_package leaf is signed without group_id/leaf_index")
-        else:
-            if group_id is None or leaf_index is None:
-                raise UsageError("an update/commit leaf is signed with group_id and leaf_index")
-            w.opaque(group_id)
-            w.uint32(leaf_index)
+            return w.getvalue()
+        if group_id is None or leaf_index is None:
+            raise UsageError("an update/commit leaf is signed with group_id and leaf_index")
+        w.opaque(group_id)
+        w.uint32(leaf_index)
         return w.getvalue()
 
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from cove.protocol.codec import Writer
+from cove.protocol.codec import Writer, encode_varint
 from cove.protocol.crypto.labels import kdf_label, kdf_label_prefix
 from cove.protocol.errors import DecodeError
 from cove.protocol.mls.extensions import Extension
@@ -179,3 +179,24 @@ def test_ratchet_tree_encoding_follows_every_tree_change() -> None:
     leaf = bundles[0].key_package.leaf_node
     assert dataclasses.replace(leaf, signature=b"x" * 64).to_bytes()[-64:] == b"x" * 64
     assert leaf.to_bytes()[-64:] == leaf.signature
+
+
+def test_a_decoded_leaf_keeps_exactly_its_canonical_encoding() -> None:
+    from cove.protocol.crypto import SeededRandom
+    from cove.protocol.mls.credentials import Credential
+    from cove.protocol.mls.key_package_bundle import KeyPackageBundle
+    from cove.protocol.mls.leaf_node import LeafNode
+
+    bundle = KeyPackageBundle.create(1, Credential.basic(b"m"), SeededRandom(b"leaf"), now=1)
+    data = bundle.key_package.leaf_node.to_bytes()
+    decoded = LeafNode.from_bytes(data)
+    fresh = dataclasses.replace(decoded)  # same fields, nothing kept: encoded anew
+    assert fresh._encoded is None and fresh.to_bytes() == decoded.to_bytes() == data
+    signature = encode_varint(len(decoded.signature)) + decoded.signature
+    assert data.endswith(signature)
+    assert fresh.tbs() == decoded.tbs() == data[: -len(signature)]
+    # Only the canonical encoding decodes, so the kept bytes are the re-encoding: a
+    # non-minimal length (0x4020 for 32) is refused.
+    assert data[0] == 32
+    with pytest.raises(DecodeError, match=r"non-minimal varint \(LeafNode, offset 0\)"):
+        LeafNode.from_bytes(b"\x40\x20" + data[1:])
