@@ -70,6 +70,7 @@ __all__ = [
     "authenticated_content_tbm",
     "content_type_of",
     "framed_content_tbs",
+    "sender_data_aad",
     "wire_format_of",
 ]
 
@@ -199,6 +200,9 @@ class SenderData(Struct):
     def decode(cls, r: Reader) -> SenderData:
         return cls(r.uint32(), r.uint32(), r.fixed(4))
 
+    def to_bytes(self) -> bytes:
+        return _SENDER_DATA.pack(self.leaf_index, self.generation, self.reuse_guard)
+
     @classmethod
     def from_bytes(cls, data: bytes) -> SenderData:
         if len(data) == _SENDER_DATA.size:  # the only valid length: one unpack
@@ -260,14 +264,12 @@ class PrivateMessage(Struct):
 
     def sender_data_aad(self) -> bytes:
         """The ``SenderDataAAD`` bytes for the sender-data AEAD."""
-        group_id = self.group_id
-        return b"".join(
-            (
-                encode_varint(len(group_id)),
-                group_id,
-                _EPOCH_TYPE.pack(self.epoch, self.content_type),
-            )
-        )
+        return sender_data_aad(self.group_id, self.epoch, self.content_type)
+
+
+def sender_data_aad(group_id: bytes, epoch: int, content_type: int) -> bytes:
+    """``SenderDataAAD`` (group_id<V>, uint64 epoch, ContentType) in one join."""
+    return b"".join((encode_varint(len(group_id)), group_id, _EPOCH_TYPE.pack(epoch, content_type)))
 
 
 #: uint64 epoch || ContentType content_type

@@ -47,6 +47,7 @@ from .framing import (
     SenderType,
     WireFormat,
     framed_content_tbs,
+    sender_data_aad,
 )
 from .group_context import GroupContext
 from .secret_tree import RatchetType, SecretTree
@@ -209,32 +210,29 @@ def protect_private(
     if content.sender.sender_type != SenderType.MEMBER or content.sender.index is None:
         raise UsageError("only members send PrivateMessages")
     content_type = content.content_type
-    plain = PrivateMessageContent(content.content, auth_content.auth)
-    body = plain.to_bytes()
+    data = content.content
+    if isinstance(data, bytes):  # application data: PrivateMessageContent in one join
+        signature = auth_content.auth.signature
+        body = b"".join((encode_varint(len(data)), data, encode_varint(len(signature)), signature))
+    else:
+        body = PrivateMessageContent(data, auth_content.auth).to_bytes()
     # The AEAD tag adds a constant, so padding the plaintext pads the ciphertext.
     body += bytes(padding_for(len(body), padding_block))
     leaf = content.sender.index
     generation, key, nonce = secret_tree.next_encryption_keys(leaf, _ratchet_type(content_type))
     reuse_guard = rng.random_bytes(REUSE_GUARD_LENGTH)
-    message = PrivateMessage(
+    ad = content.authenticated_data
+    sd_aad = sender_data_aad(content.group_id, content.epoch, content_type)
+    aad = b"".join((sd_aad, encode_varint(len(ad)), ad))  # PrivateContentAAD
+    ciphertext = suite.aead_encrypt(key, _guarded(nonce, reuse_guard), aad, body)
+    sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
+    sender_data = SenderData(leaf, generation, reuse_guard).to_bytes()
+    encrypted_sender_data = suite.aead_encrypt(sd_key, sd_nonce, sd_aad, sender_data)
+    return PrivateMessage(
         group_id=content.group_id,
         epoch=content.epoch,
         content_type=content_type,
-        authenticated_data=content.authenticated_data,
-        encrypted_sender_data=b"",
-        ciphertext=b"",
-    )
-    ciphertext = suite.aead_encrypt(key, _guarded(nonce, reuse_guard), message.content_aad(), body)
-    sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
-    sender_data = SenderData(leaf, generation, reuse_guard).to_bytes()
-    encrypted_sender_data = suite.aead_encrypt(
-        sd_key, sd_nonce, message.sender_data_aad(), sender_data
-    )
-    return PrivateMessage(
-        group_id=message.group_id,
-        epoch=message.epoch,
-        content_type=content_type,
-        authenticated_data=message.authenticated_data,
+        authenticated_data=ad,
         encrypted_sender_data=encrypted_sender_data,
         ciphertext=ciphertext,
     )
