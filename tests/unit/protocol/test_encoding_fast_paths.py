@@ -200,3 +200,19 @@ def test_a_decoded_leaf_keeps_exactly_its_canonical_encoding() -> None:
     assert data[0] == 32
     with pytest.raises(DecodeError, match=r"non-minimal varint \(LeafNode, offset 0\)"):
         LeafNode.from_bytes(b"\x40\x20" + data[1:])
+
+
+def test_uint16_lists_decode_in_one_unpack_with_the_same_refusals() -> None:
+    from cove.protocol.codec import Reader
+    from cove.protocol.mls.extensions import read_uint16_list, write_uint16_list
+
+    w = Writer()
+    write_uint16_list(w, (1, 0xFFFF, 3))
+    write_uint16_list(w, ())
+    r = Reader(w.getvalue(), type_name="Capabilities")
+    assert (read_uint16_list(r), read_uint16_list(r)) == ((1, 0xFFFF, 3), ())
+    r.expect_end()
+    with pytest.raises(DecodeError, match=r"truncated uint16 \(Capabilities, offset 3\)"):
+        read_uint16_list(Reader(b"\x03\x00\x01\x00", type_name="Capabilities"))
+    with pytest.raises(DecodeError, match=r"vector of 4 bytes, 2 left \(Capabilities, offset 1\)"):
+        read_uint16_list(Reader(b"\x04\x00\x01", type_name="Capabilities"))
