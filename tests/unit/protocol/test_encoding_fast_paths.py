@@ -216,3 +216,21 @@ def test_uint16_lists_decode_in_one_unpack_with_the_same_refusals() -> None:
         read_uint16_list(Reader(b"\x03\x00\x01\x00", type_name="Capabilities"))
     with pytest.raises(DecodeError, match=r"vector of 4 bytes, 2 left \(Capabilities, offset 1\)"):
         read_uint16_list(Reader(b"\x04\x00\x01", type_name="Capabilities"))
+
+
+def test_decoding_a_tree_gives_the_garbage_collector_back_even_on_bad_input() -> None:
+    import gc
+
+    from cove.protocol.mls.nodes import decode_ratchet_tree
+
+    assert gc.isenabled()
+    with pytest.raises(DecodeError, match="empty ratchet tree"):
+        decode_ratchet_tree(b"\x00")
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a caller that paused it keeps it paused
+        with pytest.raises(DecodeError, match="ratchet_tree"):
+            decode_ratchet_tree(b"\x05\x01")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
