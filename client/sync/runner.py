@@ -40,7 +40,7 @@ from cove.client.sync.engine import (
 from cove.client.sync.integrity import DetectionView, Integrity
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
-from cove.protocol.app import UnknownRecordType, UnsupportedAppVersion
+from cove.protocol.app import AppRecord, UnknownRecordType, UnsupportedAppVersion
 from cove.protocol.app import decode as decode_record
 from cove.protocol.group_metadata import GroupKind
 from cove.protocol.identity import CoveIdentity
@@ -85,6 +85,13 @@ class Applied:
     #: a commit was applied (the relay's member table is then cross-checked)
     commits: int = 0
     detections: list[DetectionView] = field(default_factory=list)
+
+
+def _decode_app(data: bytes) -> AppRecord | CoveError:
+    try:
+        return decode_record(data)
+    except CoveError as exc:
+        return exc
 
 
 class SyncRunner:
@@ -257,7 +264,12 @@ class SyncRunner:
                 txn, group_id, name, cursor.seq, cursor.own, entries, now, applied.detections
             )
             events = process_log(group, cursor, screened.entries, now=now, fill=screened.fill)
-            await self.messages.prefetch(txn, [e.data for e in events if isinstance(e, Received)])
+            # Each record decoded once: for the read-ahead of kept ids and for _receive.
+            decoded = {id(e): _decode_app(e.data) for e in events if isinstance(e, Received)}
+            await self.messages.prefetch_ids(txn, [
+                app.id for app in decoded.values()
+                if not isinstance(app, CoveError) and isinstance(getattr(app, "id", None), bytes)
+            ])  # fmt: skip
             cursor.seq = max(cursor.seq, screened.last)
             record.set_cursor(cursor)
             senders = [
@@ -276,7 +288,7 @@ class SyncRunner:
             )  # fmt: skip
             for ev in events:
                 if isinstance(ev, Received):
-                    await self._receive(txn, group_id, group, ev, now, applied)
+                    await self._receive(txn, group_id, group, ev, now, applied, decoded[id(ev)])
                 elif isinstance(ev, Refused):
                     shown = await moderation.add_refusal(txn, group_id, ev.seq, ev.refusal)
                     applied.events.append(shown)
@@ -307,12 +319,21 @@ class SyncRunner:
         return applied
 
     async def _receive(
-        self, txn: Txn, group_id: bytes, group: Group, ev: Received, now: int, applied: Applied
+        self,
+        txn: Txn,
+        group_id: bytes,
+        group: Group,
+        ev: Received,
+        now: int,
+        applied: Applied,
+        decoded: AppRecord | CoveError,
     ) -> None:
         ident = CoveIdentity.from_bytes(ev.sender_credential)
         sender = ident.handle
         try:
-            app = decode_record(ev.data)
+            if isinstance(decoded, CoveError):
+                raise decoded
+            app = decoded
         except (UnsupportedAppVersion, UnknownRecordType) as exc:
             await self.messages.quarantine(txn, QuarantineRow(
                 group_id, ev.seq, f"not readable by this version of Cove: {exc}", b"",
