@@ -34,12 +34,16 @@ from tests.support.relay_process import RelayProcess
 BODY = "x" * 1024
 
 
-async def latency(root: Path, url: str, posts: int, members: int = 10) -> tuple[float, float]:
+async def latency(
+    root: Path, url: str, posts: int, members: int = 10, prefix: str = ""
+) -> tuple[float, float]:
     """Prints the figures; returns (median, p99) in seconds, post -> the last of
-    ``members`` receivers has it decrypted and stored."""
-    sender = await CoveClient.init(root / "sender", "pw", url, "sender", None)
+    ``members`` receivers has it decrypted and stored. ``prefix`` keeps the handles
+    of several runs against one relay apart."""
+    sender = await CoveClient.init(root / "sender", "pw", url, f"{prefix}sender", None)
     receivers = [
-        await CoveClient.init(root / f"r{i}", "pw", url, f"r{i:03d}", None) for i in range(members)
+        await CoveClient.init(root / f"r{i}", "pw", url, f"{prefix}r{i:03d}", None)
+        for i in range(members)
     ]
     gid = await sender.create_group("bench")
     await sender.add_members(gid, [r.account.handle for r in receivers])

@@ -227,7 +227,7 @@ def client_rows(rounds: int, posts: int, count: int, hundred: bool) -> None:
                 if hundred:
                     lat100.append(
                         asyncio.run(
-                            bench_client.latency(root / f"h{i}", relay.url, posts // 4, 100)
+                            bench_client.latency(root / f"h{i}", relay.url, posts // 4, 100, "h")
                         )[0]
                     )
                     anchor100.append(asyncio.run(
