@@ -34,19 +34,26 @@ from tests.support.relay_process import RelayProcess
 BODY = "x" * 1024
 
 
-async def latency(root: Path, url: str, posts: int) -> tuple[float, float]:
-    """Prints the figures; returns (median, p99) in seconds."""
-    sender = await CoveClient.init(root / "sender", "pw", url, "sender", None)
+async def latency(
+    root: Path, url: str, posts: int, members: int = 10, prefix: str = ""
+) -> tuple[float, float]:
+    """Prints the figures; returns (median, p99) in seconds, post -> the last of
+    ``members`` receivers has it decrypted and stored. ``prefix`` keeps the handles
+    of several runs against one relay apart."""
+    sender = await CoveClient.init(root / "sender", "pw", url, f"{prefix}sender", None)
     receivers = [
-        await CoveClient.init(root / f"r{i}", "pw", url, f"r{i:02d}", None) for i in range(10)
+        await CoveClient.init(root / f"r{i}", "pw", url, f"{prefix}r{i:03d}", None)
+        for i in range(members)
     ]
     gid = await sender.create_group("bench")
     await sender.add_members(gid, [r.account.handle for r in receivers])
     for r in receivers:
-        await r.sync()
+        await r.sync()  # a joiner may commit (its first update): the epoch moves on
+    await sender.sync()
     tid = await sender.new_thread(gid, "bench", "")
     for r in receivers:
         await r.sync()
+    await sender.sync()  # every member in the newest epoch before the first post
     arrived: dict[bytes, list[float]] = {}
     stop = asyncio.Event()
 
@@ -54,7 +61,7 @@ async def latency(root: Path, url: str, posts: int) -> tuple[float, float]:
         arrived.setdefault(m.id, []).append(time.perf_counter())
 
     tasks = [asyncio.create_task(r.listen(on_message, stop)) for r in receivers]
-    await asyncio.sleep(1.0)  # let every receiver subscribe
+    await asyncio.sleep(1.0 + members / 50)  # let every receiver subscribe
     lat = []
     start_all = time.perf_counter()
     for _ in range(posts):
@@ -70,11 +77,11 @@ async def latency(root: Path, url: str, posts: int) -> tuple[float, float]:
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     lat.sort()
-    print(f"send -> decrypted at 10 receivers (1 KiB posts, {posts} sequential posts):")
+    print(f"send -> decrypted at {members} receivers (1 KiB posts, {posts} sequential posts):")
     print(
         f"  median {statistics.median(lat) * 1e3:.1f} ms, "
         f"p99 {lat[int(0.99 * (len(lat) - 1))] * 1e3:.1f} ms, "
-        f"throughput {posts / total:.1f} posts/s ({10 * posts / total:.0f} deliveries/s)"
+        f"throughput {posts / total:.1f} posts/s ({members * posts / total:.0f} deliveries/s)"
     )
     for c in (sender, *receivers):
         await c.close()
@@ -87,7 +94,8 @@ async def catch_up(root: Path, url: str, count: int) -> float:
     bob = await CoveClient.init(root / "bob", "pw", url, "bob", None)
     gid = await alice.create_group("catch-up")
     await alice.add_members(gid, ["bob"])
-    await bob.sync()
+    await bob.sync()  # joining may commit (the joiner's first update)
+    await alice.sync()  # so the posts are in bob's epoch
     tid = await alice.new_thread(gid, "t", "")
     # Encrypt everything first (one state write), then post in bounded parallel.
     async with alice.store.transaction() as txn:

@@ -98,6 +98,10 @@ class MessageStore:
                 continue
             if isinstance(record_id, bytes):
                 ids.append(record_id)
+        await self.prefetch_ids(txn, ids)
+
+    async def prefetch_ids(self, txn: Txn, ids: list[bytes]) -> None:
+        """Read ahead whether records with these ids are kept (one query for a page)."""
         if ids:
             await txn.get_many(MESSAGE, ids)
 

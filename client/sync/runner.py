@@ -40,7 +40,7 @@ from cove.client.sync.engine import (
 from cove.client.sync.integrity import DetectionView, Integrity
 from cove.client.trust import Trust
 from cove.protocol import CoveError, Group
-from cove.protocol.app import UnknownRecordType, UnsupportedAppVersion
+from cove.protocol.app import AppRecord, UnknownRecordType, UnsupportedAppVersion
 from cove.protocol.app import decode as decode_record
 from cove.protocol.group_metadata import GroupKind
 from cove.protocol.identity import CoveIdentity
@@ -88,6 +88,13 @@ class Applied:
     #: identity keys of those who joined through an open link
     link_joins: list[bytes] = field(default_factory=list)
     detections: list[DetectionView] = field(default_factory=list)
+
+
+def _decode_app(data: bytes) -> AppRecord | CoveError:
+    try:
+        return decode_record(data)
+    except CoveError as exc:
+        return exc
 
 
 class SyncRunner:
@@ -270,7 +277,12 @@ class SyncRunner:
             rules_now = await rules_gate.page_start(txn, group_id, group)
             settings_now = JoinSettings.from_extensions(group.extensions)
             events = process_log(group, cursor, screened.entries, now=now, fill=screened.fill)
-            await self.messages.prefetch(txn, [e.data for e in events if isinstance(e, Received)])
+            # Each record decoded once: for the read-ahead of kept ids and for _receive.
+            decoded = {id(e): _decode_app(e.data) for e in events if isinstance(e, Received)}
+            await self.messages.prefetch_ids(txn, [
+                app.id for app in decoded.values()
+                if not isinstance(app, CoveError) and isinstance(getattr(app, "id", None), bytes)
+            ])  # fmt: skip
             cursor.seq = max(cursor.seq, screened.last)
             record.set_cursor(cursor)
             senders = [
@@ -290,8 +302,9 @@ class SyncRunner:
             for ev in events:
                 if isinstance(ev, Received):
                     await self._receive(
-                        txn, group_id, group, ev, now, applied, rules_now, settings_now
-                    )
+                        txn, group_id, group, ev, now, applied, decoded[id(ev)], rules_now,
+                        settings_now,
+                    )  # fmt: skip
                 elif isinstance(ev, Refused):
                     shown = await moderation.add_refusal(txn, group_id, ev.seq, ev.refusal)
                     applied.events.append(shown)
@@ -332,12 +345,15 @@ class SyncRunner:
 
     async def _receive(
         self, txn: Txn, group_id: bytes, group: Group, ev: Received, now: int, applied: Applied,
-        rules_now: rules_gate.Pair | None, settings_now: JoinSettings | None,
+        decoded: AppRecord | CoveError, rules_now: rules_gate.Pair | None,
+        settings_now: JoinSettings | None,
     ) -> None:  # fmt: skip
         ident = CoveIdentity.from_bytes(ev.sender_credential)
         sender = ident.handle
         try:
-            app = decode_record(ev.data)
+            if isinstance(decoded, CoveError):
+                raise decoded
+            app = decoded
         except (UnsupportedAppVersion, UnknownRecordType) as exc:
             await self.messages.quarantine(txn, QuarantineRow(
                 group_id, ev.seq, f"not readable by this version of Cove: {exc}", b"",

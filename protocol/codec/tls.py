@@ -73,6 +73,18 @@ class Reader:
     def position(self) -> int:
         return self._pos
 
+    def taken_since(self, start: int) -> bytes:
+        """The bytes read from position ``start`` up to here (a decoder keeps the exact
+        encoding of what it just read, e.g. to verify a signature over it)."""
+        return self._data[start : self._pos]
+
+    def seek(self, position: int) -> None:
+        """Go back to a position already read (to re-read a part with a slower, more
+        precise decoder); never forward or past the end."""
+        if not 0 <= position <= self._pos:
+            raise ValueError("seek only back to a position already read")
+        self._pos = position
+
     def remaining(self) -> int:
         return self._end - self._pos
 

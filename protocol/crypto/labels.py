@@ -36,6 +36,7 @@ __all__ = [
     "encrypt_with_label",
     "expand_with_label",
     "kdf_label",
+    "kdf_label_prefix",
     "ref_hash",
     "sign_content",
     "sign_with_label",
@@ -87,6 +88,17 @@ def kdf_label(label: bytes, context: bytes, length: int) -> bytes:
     if not 0 <= length <= 0xFFFF:
         raise UsageError(f"ExpandWithLabel length {length} out of range")
     return _U16.pack(length) + _label(label) + _vec(context)
+
+
+def kdf_label_prefix(label: bytes, length: int) -> bytes:
+    """The KDFLabel bytes before the context: ``uint16(length) || label<V>``.
+
+    For callers that derive with one label and length many times (the secret
+    tree's ratchet): ``kdf_label(l, c, n) == kdf_label_prefix(l, n) + c<V>``.
+    """
+    if not 0 <= length <= 0xFFFF:
+        raise UsageError(f"ExpandWithLabel length {length} out of range")
+    return _U16.pack(length) + _label(label)
 
 
 def sign_content(label: bytes, content: bytes) -> bytes:

@@ -9,12 +9,14 @@ lists.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 
 from ..codec import Reader, Struct, Writer, decode_all, read_structs
-from ..errors import ValidationError
+from ..errors import DecodeError, ValidationError
 from .credentials import Credential
 
 
@@ -94,7 +96,20 @@ def write_uint16_list(w: Writer, values: Sequence[int]) -> None:
 
 def read_uint16_list(r: Reader) -> tuple[int, ...]:
     """A vector of ``uint16`` codes, kept as plain ints so unknown values round-trip."""
-    return tuple(r.vector(_read_uint16_item))
+    start = r.position
+    try:
+        data = r.opaque()
+    except DecodeError:
+        data = b"\x00"  # an odd length: read again below for the precise error
+    if len(data) % 2 == 0:  # the whole vector in one unpack (every leaf has five)
+        return _uint16s(len(data) // 2).unpack(data)
+    r.seek(start)
+    return tuple(r.vector(_read_uint16_item))  # refuses it with the offset
+
+
+@lru_cache(maxsize=64)
+def _uint16s(count: int) -> struct.Struct:
+    return struct.Struct(f">{count}H")
 
 
 # -- extension payloads ----------------------------------------------------------

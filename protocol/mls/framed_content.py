@@ -8,11 +8,13 @@ these and re-exports every name here.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 from typing import TypeAlias
 
-from ..codec import Reader, Struct, Writer
+from ..codec import Reader, Struct, Writer, encode_varint
 from ..errors import UsageError
 from .commit import Commit
 from .group_context import MLS10, GroupContext
@@ -130,6 +132,8 @@ class Sender(Struct):
 
     @classmethod
     def member(cls, leaf_index: int) -> Sender:
+        if cls is Sender:  # immutable, so one shared value per leaf (every message makes one)
+            return _member_sender(leaf_index)
         return cls(SenderType.MEMBER, leaf_index)
 
     @classmethod
@@ -161,6 +165,11 @@ class Sender(Struct):
         if sender_type == SenderType.NEW_MEMBER_COMMIT:
             return cls(SenderType.NEW_MEMBER_COMMIT)
         raise r.error(f"unknown sender type {sender_type}")
+
+
+@lru_cache(maxsize=1 << 14)
+def _member_sender(leaf_index: int) -> Sender:
+    return Sender(SenderType.MEMBER, leaf_index)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -289,13 +298,44 @@ def framed_content_tbs(
             "FramedContentTBS carries the GroupContext exactly for member and "
             "new_member_commit senders"
         )
-    w = Writer()
-    w.uint16(MLS10)
-    w.uint16(wire_format)
-    content.encode(w)
-    if context is not None:
-        context.encode(w)
-    return w.getvalue()
+    head = _TBS_HEADS.get(wire_format)
+    if head is None:
+        head = _U16.pack(MLS10) + _U16.pack(wire_format)
+    tail = b"" if context is None else context.to_bytes()
+    return b"".join((head, framed_content_bytes(content), tail))
+
+
+def framed_content_bytes(content: FramedContent) -> bytes:
+    """The ``FramedContent`` encoding; application data (the hot case) in one join."""
+    data = content.content
+    sender = content.sender
+    if not isinstance(data, bytes) or sender.sender_type != SenderType.MEMBER:
+        w = Writer()
+        content.encode(w)
+        return w.getvalue()
+    group_id, authenticated_data = content.group_id, content.authenticated_data
+    return b"".join(
+        (
+            encode_varint(len(group_id)),
+            group_id,
+            _MEMBER_SENDER_HEAD.pack(content.epoch, SenderType.MEMBER, sender.index),
+            encode_varint(len(authenticated_data)),
+            authenticated_data,
+            _APPLICATION,
+            encode_varint(len(data)),
+            data,
+        )
+    )
+
+
+_U16 = struct.Struct(">H")
+#: uint64 epoch || Sender{member, uint32 leaf_index}
+_MEMBER_SENDER_HEAD = struct.Struct(">QBI")
+_APPLICATION = bytes((ContentType.APPLICATION,))
+_TBS_HEADS = {
+    int(wf): _U16.pack(MLS10) + _U16.pack(wf)
+    for wf in (WireFormat.PUBLIC_MESSAGE, WireFormat.PRIVATE_MESSAGE)
+}
 
 
 def authenticated_content_tbm(content_tbs: bytes, auth: FramedContentAuthData) -> bytes:

@@ -22,10 +22,11 @@ Union fields hold the arm's value and derive the tag from its Python type:
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from ..codec import Reader, Struct, Writer
+from ..codec import Reader, Struct, Writer, encode_varint
 from ..errors import DecodeError, UsageError
 from .framed_content import (
     AuthenticatedContent,
@@ -69,6 +70,7 @@ __all__ = [
     "authenticated_content_tbm",
     "content_type_of",
     "framed_content_tbs",
+    "sender_data_aad",
     "wire_format_of",
 ]
 
@@ -198,6 +200,19 @@ class SenderData(Struct):
     def decode(cls, r: Reader) -> SenderData:
         return cls(r.uint32(), r.uint32(), r.fixed(4))
 
+    def to_bytes(self) -> bytes:
+        return _SENDER_DATA.pack(self.leaf_index, self.generation, self.reuse_guard)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SenderData:
+        if len(data) == _SENDER_DATA.size:  # the only valid length: one unpack
+            leaf_index, generation, reuse_guard = _SENDER_DATA.unpack(data)
+            return cls(leaf_index, generation, reuse_guard)
+        return super(SenderData, cls).from_bytes(data)  # refuses it with the offset
+
+
+_SENDER_DATA = struct.Struct(">II4s")
+
 
 @dataclass(frozen=True, slots=True)
 class PrivateMessage(Struct):
@@ -242,14 +257,23 @@ class PrivateMessage(Struct):
         )
 
     def content_aad(self) -> bytes:
-        """The ``PrivateContentAAD`` bytes for the content AEAD."""
-        return PrivateContentAAD(
-            self.group_id, self.epoch, self.content_type, self.authenticated_data
-        ).to_bytes()
+        """The ``PrivateContentAAD`` bytes for the content AEAD (SenderDataAAD's bytes
+        followed by ``authenticated_data<V>``)."""
+        ad = self.authenticated_data
+        return b"".join((self.sender_data_aad(), encode_varint(len(ad)), ad))
 
     def sender_data_aad(self) -> bytes:
         """The ``SenderDataAAD`` bytes for the sender-data AEAD."""
-        return SenderDataAAD(self.group_id, self.epoch, self.content_type).to_bytes()
+        return sender_data_aad(self.group_id, self.epoch, self.content_type)
+
+
+def sender_data_aad(group_id: bytes, epoch: int, content_type: int) -> bytes:
+    """``SenderDataAAD`` (group_id<V>, uint64 epoch, ContentType) in one join."""
+    return b"".join((encode_varint(len(group_id)), group_id, _EPOCH_TYPE.pack(epoch, content_type)))
+
+
+#: uint64 epoch || ContentType content_type
+_EPOCH_TYPE = struct.Struct(">QB")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -319,6 +343,23 @@ class PrivateMessageContent:
     @classmethod
     def from_bytes(cls, data: bytes, content_type: int) -> PrivateMessageContent:
         return cls.decode(Reader(data, type_name=cls.__name__), content_type)
+
+    @classmethod
+    def content_and_auth(
+        cls, data: bytes, content_type: int
+    ) -> tuple[Content, FramedContentAuthData]:
+        """``from_bytes(data, content_type)``'s content and auth, with the same checks;
+        application data (every message but handshakes) without building the struct."""
+        if content_type != ContentType.APPLICATION:
+            plain = cls.from_bytes(data, content_type)
+            return plain.content, plain.auth
+        r = Reader(data, type_name=cls.__name__)
+        application_data = r.opaque()
+        signature = r.opaque()
+        start = r.position
+        if data.count(0, start) != len(data) - start:
+            cls.from_bytes(data, content_type)  # raises the DecodeError with its offset
+        return application_data, FramedContentAuthData(signature)
 
 
 MLSMessageBody: TypeAlias = PublicMessage | PrivateMessage | Welcome | GroupInfo | KeyPackage

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..codec import Reader, Struct, Writer
 from .extensions import Extension, read_extensions, write_extensions
@@ -33,8 +33,23 @@ class GroupContext(Struct):
     confirmed_transcript_hash: bytes
     extensions: tuple[Extension, ...] = ()
     version: int = MLS10
+    #: The encoding, made once: every message of the epoch signs over it (FramedContentTBS).
+    #: The struct is immutable, so the cache never goes stale.
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def to_bytes(self) -> bytes:
+        encoded = self._encoded
+        if encoded is None:
+            w = Writer()
+            self._encode_fields(w)
+            encoded = w.getvalue()
+            object.__setattr__(self, "_encoded", encoded)
+        return encoded
 
     def encode(self, w: Writer) -> None:
+        w.fixed(self.to_bytes())
+
+    def _encode_fields(self, w: Writer) -> None:
         w.uint16(self.version)
         w.uint16(self.cipher_suite)
         w.opaque(self.group_id)

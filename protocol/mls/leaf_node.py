@@ -134,6 +134,8 @@ class LeafNode(Struct):
     #: the encoded content (every field but the signature), kept once computed: a
     #: leaf is immutable and is encoded again for every GroupInfo, tree hash and Welcome
     _content: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    #: the whole encoding (content and signature), kept the same way
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         source = self.leaf_node_source
@@ -171,11 +173,21 @@ class LeafNode(Struct):
         write_extensions(w, self.extensions)
 
     def encode(self, w: Writer) -> None:
-        self._encode_content(w)
-        w.opaque(self.signature)
+        w.fixed(self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        encoded = self._encoded
+        if encoded is None:
+            w = Writer()
+            self._encode_content(w)
+            w.opaque(self.signature)
+            encoded = w.getvalue()
+            object.__setattr__(self, "_encoded", encoded)
+        return encoded
 
     @classmethod
     def decode(cls, r: Reader) -> LeafNode:
+        start = r.position
         encryption_key = r.opaque()
         signature_key = r.opaque()
         credential = Credential.decode(r)
@@ -189,7 +201,9 @@ class LeafNode(Struct):
             parent_hash = r.opaque()
         elif source != LeafNodeSource.UPDATE:
             raise r.error(f"unknown leaf node source {source}")
-        return cls(
+        extensions = read_extensions(r)
+        content = r.taken_since(start)
+        leaf = cls(
             encryption_key=encryption_key,
             signature_key=signature_key,
             credential=credential,
@@ -197,9 +211,14 @@ class LeafNode(Struct):
             leaf_node_source=LeafNodeSource(source),
             lifetime=lifetime,
             parent_hash=parent_hash,
-            extensions=read_extensions(r),
+            extensions=extensions,
             signature=r.opaque(),
         )
+        # The codec accepts only the one encoding of a value (minimal varints, 0/1
+        # presence octets), so the bytes read are the leaf's encoding: kept, not redone.
+        object.__setattr__(leaf, "_content", content)
+        object.__setattr__(leaf, "_encoded", r.taken_since(start))
+        return leaf
 
     def tbs(self, group_id: bytes | None = None, leaf_index: int | None = None) -> bytes:
         """The ``LeafNodeTBS`` bytes this leaf's signature covers (§7.2)::
@@ -221,11 +240,11 @@ class LeafNode(Struct):
         if self.leaf_node_source == LeafNodeSource.KEY_PACKAGE:
             if group_id is not None or leaf_index is not None:
                 raise UsageError("a key_package leaf is signed without group_id/leaf_index")
-        else:
-            if group_id is None or leaf_index is None:
-                raise UsageError("an update/commit leaf is signed with group_id and leaf_index")
-            w.opaque(group_id)
-            w.uint32(leaf_index)
+            return w.getvalue()
+        if group_id is None or leaf_index is None:
+            raise UsageError("an update/commit leaf is signed with group_id and leaf_index")
+        w.opaque(group_id)
+        w.uint32(leaf_index)
         return w.getvalue()
 
 

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from functools import lru_cache
 
+from ..codec import encode_varint
 from ..crypto import RandomProvider, Suite
-from ..crypto.labels import expand_with_label, sign_with_label, verify_with_label
+from ..crypto.labels import kdf_label_prefix, sign_with_label, verify_with_label
 from ..errors import CryptoError, UsageError, ValidationError
 from .framing import (
     AuthenticatedContent,
@@ -45,6 +47,7 @@ from .framing import (
     SenderType,
     WireFormat,
     framed_content_tbs,
+    sender_data_aad,
 )
 from .group_context import GroupContext
 from .secret_tree import RatchetType, SecretTree
@@ -149,9 +152,20 @@ def sender_data_key_nonce(
 ) -> tuple[bytes, bytes]:
     """Key and nonce of the sender data (§6.3.2), from the first KDF.Nh ciphertext bytes."""
     sample = ciphertext[: suite.hash_length]
+    (key_info, key_len), (nonce_info, nonce_len) = _sender_data_infos(suite)
+    context = encode_varint(len(sample)) + sample
     return (
-        expand_with_label(suite, sender_data_secret, b"key", sample, suite.aead_key_length),
-        expand_with_label(suite, sender_data_secret, b"nonce", sample, suite.aead_nonce_length),
+        suite.kdf_expand(sender_data_secret, key_info + context, key_len),
+        suite.kdf_expand(sender_data_secret, nonce_info + context, nonce_len),
+    )
+
+
+@lru_cache(maxsize=16)
+def _sender_data_infos(suite: Suite) -> tuple[tuple[bytes, int], tuple[bytes, int]]:
+    """The KDFLabel heads of the sender-data key and nonce (one pair per suite)."""
+    return (
+        (kdf_label_prefix(b"key", suite.aead_key_length), suite.aead_key_length),
+        (kdf_label_prefix(b"nonce", suite.aead_nonce_length), suite.aead_nonce_length),
     )
 
 
@@ -196,32 +210,29 @@ def protect_private(
     if content.sender.sender_type != SenderType.MEMBER or content.sender.index is None:
         raise UsageError("only members send PrivateMessages")
     content_type = content.content_type
-    plain = PrivateMessageContent(content.content, auth_content.auth)
-    body = plain.to_bytes()
+    data = content.content
+    if isinstance(data, bytes):  # application data: PrivateMessageContent in one join
+        signature = auth_content.auth.signature
+        body = b"".join((encode_varint(len(data)), data, encode_varint(len(signature)), signature))
+    else:
+        body = PrivateMessageContent(data, auth_content.auth).to_bytes()
     # The AEAD tag adds a constant, so padding the plaintext pads the ciphertext.
     body += bytes(padding_for(len(body), padding_block))
     leaf = content.sender.index
     generation, key, nonce = secret_tree.next_encryption_keys(leaf, _ratchet_type(content_type))
     reuse_guard = rng.random_bytes(REUSE_GUARD_LENGTH)
-    message = PrivateMessage(
+    ad = content.authenticated_data
+    sd_aad = sender_data_aad(content.group_id, content.epoch, content_type)
+    aad = b"".join((sd_aad, encode_varint(len(ad)), ad))  # PrivateContentAAD
+    ciphertext = suite.aead_encrypt(key, _guarded(nonce, reuse_guard), aad, body)
+    sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
+    sender_data = SenderData(leaf, generation, reuse_guard).to_bytes()
+    encrypted_sender_data = suite.aead_encrypt(sd_key, sd_nonce, sd_aad, sender_data)
+    return PrivateMessage(
         group_id=content.group_id,
         epoch=content.epoch,
         content_type=content_type,
-        authenticated_data=content.authenticated_data,
-        encrypted_sender_data=b"",
-        ciphertext=b"",
-    )
-    ciphertext = suite.aead_encrypt(key, _guarded(nonce, reuse_guard), message.content_aad(), body)
-    sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
-    sender_data = SenderData(leaf, generation, reuse_guard).to_bytes()
-    encrypted_sender_data = suite.aead_encrypt(
-        sd_key, sd_nonce, message.sender_data_aad(), sender_data
-    )
-    return PrivateMessage(
-        group_id=message.group_id,
-        epoch=message.epoch,
-        content_type=content_type,
-        authenticated_data=message.authenticated_data,
+        authenticated_data=ad,
         encrypted_sender_data=encrypted_sender_data,
         ciphertext=ciphertext,
     )
@@ -250,9 +261,29 @@ def unprotect_private(
     ``signature_key_for`` must raise (e.g. ValidationError) for a sender leaf
     that is not a member; it is called before the content is accepted.
     """
-    sender_data = decrypt_sender_data(suite, message, sender_data_secret)
+    return unprotect_private_with_sender_data(
+        suite, message, secret_tree, sender_data_secret, context, signature_key_for
+    )[0]
+
+
+def unprotect_private_with_sender_data(
+    suite: Suite,
+    message: PrivateMessage,
+    secret_tree: SecretTree,
+    sender_data_secret: bytes,
+    context: GroupContext,
+    signature_key_for: SignatureKeyLookup,
+) -> tuple[AuthenticatedContent, SenderData]:
+    """:func:`unprotect_private`, also giving the decrypted SenderData (its generation),
+    so that the caller need not open the sender data a second time."""
+    sd_aad = message.sender_data_aad()
+    sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, message.ciphertext)
+    sender_data = SenderData.from_bytes(
+        suite.aead_decrypt(sd_key, sd_nonce, sd_aad, message.encrypted_sender_data)
+    )
     kind = _ratchet_type(message.content_type)
-    aad = message.content_aad()
+    ad = message.authenticated_data
+    aad = b"".join((sd_aad, encode_varint(len(ad)), ad))  # PrivateContentAAD
 
     def open_content(key: bytes, nonce: bytes) -> bytes:
         return suite.aead_decrypt(
@@ -262,14 +293,12 @@ def unprotect_private(
     body = secret_tree.with_decryption_keys(
         sender_data.leaf_index, kind, sender_data.generation, open_content
     )
-    plain = PrivateMessageContent.from_bytes(body, message.content_type)
+    data, auth = PrivateMessageContent.content_and_auth(body, message.content_type)
     content = FramedContent(
-        group_id=message.group_id,
-        epoch=message.epoch,
-        sender=Sender.member(sender_data.leaf_index),
-        authenticated_data=message.authenticated_data,
-        content=plain.content,
+        message.group_id, message.epoch, Sender.member(sender_data.leaf_index), ad, data
     )
-    auth_content = AuthenticatedContent(WireFormat.PRIVATE_MESSAGE, content, plain.auth)
-    verify_content_signature(suite, auth_content, signature_key_for(content), context)
-    return auth_content
+    auth_content = AuthenticatedContent(WireFormat.PRIVATE_MESSAGE, content, auth)
+    # FramedContentTBS with the GroupContext (a member sender), signed with its label.
+    tbs = framed_content_tbs(WireFormat.PRIVATE_MESSAGE, content, context)
+    verify_with_label(suite, signature_key_for(content), FRAMED_CONTENT_LABEL, tbs, auth.signature)
+    return auth_content, sender_data

@@ -34,7 +34,7 @@ from typing import TypeVar
 
 from ..codec import Reader, Writer
 from ..crypto import Suite
-from ..crypto.labels import expand_with_label
+from ..crypto.labels import expand_with_label, kdf_label_prefix
 from ..errors import StateError, UsageError
 from . import tree_math as tm
 
@@ -78,7 +78,7 @@ class _Ratchet:
 class SecretTree:
     """Lazily expanded secret tree for a group of ``n_leaves`` (a power of two) leaves."""
 
-    __slots__ = ("_config", "_journal", "_n_leaves", "_nodes", "_ratchets", "_suite")
+    __slots__ = ("_config", "_journal", "_n_leaves", "_nodes", "_ratchets", "_step_info", "_suite")
 
     def __init__(
         self,
@@ -91,6 +91,16 @@ class SecretTree:
             raise UsageError("the number of leaves must be a power of two")
         self._suite = suite
         self._n_leaves = n_leaves
+        # KDFLabel heads of the three DeriveTreeSecret calls of a ratchet step, each
+        # followed by the 4-byte generation context (its varint header is 0x04).
+        self._step_info = tuple(
+            (kdf_label_prefix(label, length) + b"\x04", length)
+            for label, length in (
+                (b"key", suite.aead_key_length),
+                (b"nonce", suite.aead_nonce_length),
+                (b"secret", suite.hash_length),
+            )
+        )
         self._config = config or SecretTreeConfig()
         self._nodes: dict[int, bytes] = {tm.root(n_leaves): encryption_secret}
         self._ratchets: dict[tuple[int, RatchetType], _Ratchet] = {}
@@ -198,12 +208,13 @@ class SecretTree:
 
     def _step(self, secret: bytes, generation: int) -> tuple[bytes, bytes, bytes]:
         """(key, nonce, next secret) of ``generation`` (DeriveTreeSecret, §9.1)."""
-        suite = self._suite
+        expand = self._suite.kdf_expand
         ctx = generation.to_bytes(4, "big")
+        (k_info, k_len), (n_info, n_len), (s_info, s_len) = self._step_info
         return (
-            expand_with_label(suite, secret, b"key", ctx, suite.aead_key_length),
-            expand_with_label(suite, secret, b"nonce", ctx, suite.aead_nonce_length),
-            expand_with_label(suite, secret, b"secret", ctx, suite.hash_length),
+            expand(secret, k_info + ctx, k_len),
+            expand(secret, n_info + ctx, n_len),
+            expand(secret, s_info + ctx, s_len),
         )
 
     def next_encryption_keys(self, leaf: int, kind: RatchetType) -> tuple[int, bytes, bytes]:

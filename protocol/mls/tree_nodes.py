@@ -15,7 +15,7 @@ from ..codec import encode_varint
 from ..crypto import Suite
 from ..errors import UsageError, ValidationError
 from .leaf_node import LeafNode, LeafNodeSource
-from .nodes import Node, ParentNode, decode_ratchet_tree, encode_ratchet_tree
+from .nodes import Node, ParentNode, decode_ratchet_tree, encode_node_values
 from .tree_math import LeafIndex, NodeIndex, level
 
 #: A node value of the tree: a leaf, a parent, or ``None`` for blank.
@@ -130,8 +130,11 @@ class PublicTree:
         return tuple(None if v is None else Node(v) for v in self._nodes[:end])
 
     def to_bytes(self) -> bytes:
-        """The ``extension_data`` of a ``ratchet_tree`` extension."""
-        return encode_ratchet_tree(self.to_nodes())
+        """The ``extension_data`` of a ``ratchet_tree`` extension (``to_nodes()`` encoded)."""
+        end = len(self._nodes)
+        while end > 0 and self._nodes[end - 1] is None:
+            end -= 1
+        return encode_node_values(self._nodes[:end])
 
     def copy(self) -> Self:
         """An independent copy (nodes are immutable and shared; caches are kept)."""

@@ -17,7 +17,6 @@ from ..joining import encrypt_group_info, encrypt_group_secrets, sign_group_info
 from ..key_package import KeyPackage
 from ..key_schedule import EpochSecrets, epoch_secrets
 from ..message_protection import protect_public, sign_content
-from ..nodes import encode_ratchet_tree
 from ..proposal_list import (
     AppliedProposals,
     ProposalInfo,
@@ -246,9 +245,7 @@ def group_info(g: Group, ep: Epoch, signer: LeafIndex, signature_private: bytes)
         )
     ]
     if g._config.ratchet_tree_extension:
-        exts.insert(
-            0, Extension(ExtensionType.RATCHET_TREE, encode_ratchet_tree(ep.tree.to_nodes()))
-        )
+        exts.insert(0, Extension(ExtensionType.RATCHET_TREE, ep.tree.to_bytes()))
     info = GroupInfo(ep.context, tuple(exts), ep.confirmation_tag, signer)
     return sign_group_info(suite, info, signature_private)
 

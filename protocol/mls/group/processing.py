@@ -25,7 +25,7 @@ from ..group_context import GroupContext
 from ..joining import external_init_receiver
 from ..key_schedule import epoch_secrets
 from ..leaf_node import LeafNodeSource
-from ..message_protection import decrypt_sender_data, unprotect_private, unprotect_public
+from ..message_protection import unprotect_private_with_sender_data, unprotect_public
 from ..proposal_list import ProposalInfo, apply_proposals, path_required, validate_proposal_list
 from ..transcript import confirmed_transcript_hash, interim_transcript_hash, verify_confirmation_tag
 from ..tree_math import LeafIndex
@@ -67,12 +67,13 @@ def process(g: Group, message: bytes | MLSMessage, now: int | None) -> Processed
     def signature_key_for(content: FramedContent) -> bytes:
         return _signature_key_for(g, content)
 
+    generation: int | None = None
     if isinstance(body, PublicMessage):
         auth = unprotect_public(
             g._suite, body, ep.context, ep.secrets.membership_key, signature_key_for
         )
     else:
-        auth = unprotect_private(
+        auth, sender_data = unprotect_private_with_sender_data(
             g._suite,
             body,
             ep.secret_tree,
@@ -80,6 +81,7 @@ def process(g: Group, message: bytes | MLSMessage, now: int | None) -> Processed
             ep.context,
             signature_key_for,
         )
+        generation = sender_data.generation
     content = auth.content
     if content.content_type == ContentType.APPLICATION:
         assert isinstance(content.content, bytes)
@@ -89,7 +91,7 @@ def process(g: Group, message: bytes | MLSMessage, now: int | None) -> Processed
             member_at(ep.tree, content.sender.index),
             content.authenticated_data,
             g.epoch,
-            _generation(g, body, ep.secrets.sender_data_secret),
+            generation,
         )
     if content.content_type == ContentType.PROPOSAL:
         if content.sender.sender_type != SenderType.MEMBER:
@@ -121,7 +123,7 @@ def _process_past_application(g: Group, body: PrivateMessage) -> ApplicationMess
         assert content.sender.index is not None
         return member_at(tree, content.sender.index).signature_key
 
-    auth = unprotect_private(
+    auth, sender_data = unprotect_private_with_sender_data(
         g._suite, body, past.secret_tree, past.sender_data_secret, past.context, key_for
     )
     data = auth.content.content
@@ -134,16 +136,8 @@ def _process_past_application(g: Group, body: PrivateMessage) -> ApplicationMess
         member_at(tree, auth.content.sender.index),
         auth.content.authenticated_data,
         body.epoch,
-        _generation(g, body, past.sender_data_secret),
+        sender_data.generation,
     )
-
-
-def _generation(g: Group, body: PublicMessage | PrivateMessage, secret: bytes) -> int | None:
-    """The generation in a PrivateMessage's sender data (already opened once: this
-    second, small AEAD opening keeps ``unprotect_private``'s result unchanged)."""
-    if not isinstance(body, PrivateMessage):
-        return None
-    return decrypt_sender_data(g._suite, body, secret).generation
 
 
 def _process_commit(g: Group, auth: AuthenticatedContent, now: int | None) -> AppliedCommit:
