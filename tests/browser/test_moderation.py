@@ -54,7 +54,12 @@ def test_rename_role_and_removal_follow_live(members: Any) -> None:
         "The group's rules do not allow that: only owners can change roles."
     )
 
+    # jo's app is closed while she is removed: the relay's push of the removing commit
+    # reaches nobody, so what follows is the relay's refusal alone (without this the
+    # outcome would depend on whether her live app caught the push first)
     jo.go("/")
+    assert jo.console == []
+    jo.stop()
     page.get_by_text("Remove a member").click()
     page.get_by_label("Member", exact=True).first.select_option("joe")
     page.get_by_role("button", name="Remove from the group").click()
@@ -62,6 +67,7 @@ def test_rename_role_and_removal_follow_live(members: Any) -> None:
     expect(page.get_by_role("row", name=re.compile("^joe"))).to_have_count(0)
     # The removing commit never reaches jo, and a relay's refusal alone deletes no keys
     # (decision 0017): her app keeps the group until she leaves it herself.
+    jo.start()
     jo.go("/")
     expect(jo.page.get_by_role("link", name="Fatigue & friends")).to_be_visible()
     assert ivy.console == [] and jo.console == []
