@@ -43,6 +43,12 @@ def test_settings_page_rules_banner_and_accepting(members: Any) -> None:
         "New members receive: thread titles, pinned resources and rules."
     )
 
+    # only the owner may allow open links; she is told what that reveals
+    expect(page.locator("#open-links")).to_contain_text("Off: people join only through")
+    page.get_by_role("button", name="Allow open links").click()
+    expect(page.get_by_role("status").first).to_have_text("Settings saved.")
+    expect(page.locator("#open-links")).to_contain_text("can see the member list")
+
     # pia is asked to accept before posting, reads the rules and accepts them
     pia_page = pia.go(f"/groups/{gid.hex()}")
     banner = pia_page.locator("#rules-banner")
@@ -51,6 +57,8 @@ def test_settings_page_rules_banner_and_accepting(members: Any) -> None:
     expect(pia_page.locator(".rules-text")).to_have_text("Be gentle with each other.")
     expect(pia_page.get_by_text("Glad you found us.")).to_be_visible()
     expect(pia_page.get_by_text("For organizers and moderators")).to_have_count(0)
+    expect(pia_page.get_by_role("button", name="Turn open links off")).to_have_count(0)
+    expect(pia_page.locator("#open-links")).to_contain_text("On: whoever holds")
     assert_accessible(pia_page, "group settings (member, rules not accepted)")
     pia_page.get_by_role("button", name="Accept the rules").click()
     expect(pia_page.get_by_role("status").first).to_have_text(

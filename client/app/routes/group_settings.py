@@ -76,6 +76,8 @@ async def _act(request: web.Request, action: str) -> web.StreamResponse:
                 if level not in dict(LEVELS):
                     raise redirect(here)
                 await c.newcomers.set_history(gid, level)
+            elif action == "open_links":
+                await c.open_links.set_enabled(gid, data.get("on") == "yes")
     except ClientError as exc:
         log.warning("settings %s refused: %s", action, type(exc).__name__)
         return app.views.page("notice.html", status=400, back=here, error=explain(exc))
@@ -101,3 +103,9 @@ async def set_welcome(request: web.Request) -> web.StreamResponse:
 @routes.post("/groups/{group}/history")
 async def set_history(request: web.Request) -> web.StreamResponse:
     return await _act(request, "history")
+
+
+@routes.post("/groups/{group}/open-links")
+async def set_open_links(request: web.Request) -> web.StreamResponse:
+    """Owners: allow open invite links in the group, or stop them."""
+    return await _act(request, "open_links")
