@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from cove.client.errors import UsageProblem
+from cove.client.features.invites_joining import JoinStatus, join_new
 from cove.client.records import MessageView
 from cove.client.service import CoveClient, SyncReport
 
@@ -183,3 +184,17 @@ async def create_account(
     session = Session(client, hub)
     await session.start()
     return session
+
+
+async def join_with_link(
+    home: Path, passphrase: str, link: str, handle: str, answers: list[str],
+    accept_rules: bool, hub: Hub,
+) -> tuple[Session, JoinStatus]:  # fmt: skip
+    """First run with a group's invite link: register with the link alone, then ask to
+    join (approval link) or join (open link)."""
+    client, status = await join_new(
+        home, passphrase, link, handle, answers=answers, accept_rules=accept_rules
+    )
+    session = Session(client, hub)
+    await session.start()
+    return session, status

@@ -209,6 +209,12 @@ async def join_new(
     return client, status
 
 
+async def preview_of(link_text: str, clock: Clock | None = None) -> PreviewView:
+    """What a link's preview shows, for someone with no account yet."""
+    link = parse_link(link_text)
+    return view(await read_preview(link, (clock or SystemClock()).now()))
+
+
 class Joining:
     def __init__(self, client: CoveClient) -> None:
         self.c = client

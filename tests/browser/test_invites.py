@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import PASSPHRASE, assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -65,3 +65,49 @@ def test_invite_link_request_and_approval_in_the_app(members: Any) -> None:
 
     done = pia.go("/join")
     expect(done.locator(".join-state")).to_have_text("You are in Gentle mornings.")
+
+
+def test_a_newcomer_with_no_account_joins_from_the_first_run_page(members: Any) -> None:
+    """The one link an organizer hands out also creates the account: the first-run page
+    shows the group's preview, asks the questions and the rules, then registers with the
+    link and sends the request."""
+    uma = members("uma", start=False)
+
+    async def organize(c: Any) -> tuple[bytes, str]:
+        gid = await c.create_group("Long covid circle", "pacing, together")
+        await c.rules.set(gid, "Be gentle. What is said here stays here.")
+        made = await c.invites.create(gid, questions=(Q1,))
+        return gid, made.url
+
+    gid, url = uma.api(organize)
+    tia = members("tia", account=False)
+    page = tia.page
+    page.get_by_label("Invite link or code").fill(url)
+    page.get_by_label("The name other members will see").fill("tia")
+    page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    page.get_by_label("Type your passphrase again").fill(PASSPHRASE)
+    page.get_by_label("I understand that nobody can recover my passphrase").check()
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_role("heading", name="Join Long covid circle")).to_be_visible()
+    expect(page.locator(".preview")).to_contain_text("Invited by uma")
+    expect(page.locator(".rules")).to_have_text("Be gentle. What is said here stays here.")
+    expect(page.get_by_label("The name other members will see")).to_have_value("tia")
+    assert_accessible(page, "first run with a group link")
+    page.get_by_label(Q1).fill("My GP told me about it")
+    page.get_by_label("I have read the rules and accept them").check()
+    page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    page.get_by_label("Type your passphrase again").fill(PASSPHRASE)
+    page.get_by_label("I understand that nobody can recover my passphrase").check()
+    page.get_by_role("button", name="Create my account and ask to join").click()
+    expect(page.locator(".join-state")).to_have_text("Long covid circle: waiting for a moderator.")
+
+    async def approve(c: Any) -> list[str]:  # the moderator, from her own app's API
+        [req] = await c.invites.requests(gid)
+        assert req.answers == ((Q1, "My GP told me about it"),)
+        await c.invites.approve(gid, req.id)
+        return [req.handle]
+
+    assert uma.api(approve) == ["tia"]
+    done = tia.go("/join")
+    expect(done.locator(".join-state")).to_have_text("You are in Long covid circle.")
+    assert tia.console == []

@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
+from typing import Any
 
 from aiohttp import web
 
 from cove.client.app import passphrase
 from cove.client.app.routes.common import ctx, explain, form, text_field
-from cove.client.app.session import create_account, open_session
+from cove.client.app.session import create_account, join_with_link, open_session
 from cove.client.errors import ClientError
+from cove.client.features.invites import InviteProblem
+from cove.client.features.invites_joining import preview_of
+from cove.protocol.invites import InviteLinkError, parse_invite_link
 from cove.protocol.wire.limits import HANDLE_PATTERN
 
 log = logging.getLogger("cove.app")
@@ -59,24 +63,16 @@ async def create(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/unlock")
     data = await form(request)
     kept = {k: text_field(data, k, 2000) for k in ("invite", "relay", "handle")}
-    pp, again = data.get("passphrase", ""), data.get("passphrase2", "")
+    if is_group_link(kept["invite"]):  # a group's invite link: its preview comes first
+        return await _join_page(app, kept["invite"].strip(), kept["handle"], [])
+    pp = data.get("passphrase", "")
     error = None
     try:
         relay, code = parse_invite(kept["invite"], kept["relay"])
     except ValueError as exc:
         error = str(exc)
     handle = kept["handle"].strip().lower()
-    if error is None and not re.fullmatch(HANDLE_PATTERN, handle):
-        error = (
-            "Your Cove name needs 3 to 32 characters: small letters, numbers, dots, "
-            "dashes or underscores, starting with a letter or a number."
-        )
-    if error is None:
-        error = passphrase.problem(pp, again)
-    if error is None and data.get("understood") != "yes":
-        error = "Please confirm that you understand nobody can recover your passphrase."
-    if error is None and app.opening.locked():
-        error = "Cove is already creating your account. Please wait a moment."
+    error = error or _account_problem(app, handle, data)
     if error is None:
         try:
             async with app.opening:
@@ -90,6 +86,79 @@ async def create(request: web.Request) -> web.StreamResponse:
         return app.views.page("welcome.html", status=400, form=kept, error=error)
     log.info("account created")
     raise web.HTTPSeeOther("/?done=created_account")
+
+
+def _account_problem(app: Any, handle: str, data: dict[str, str]) -> str | None:
+    """What is wrong with the name, the passphrase or the confirmation (None: nothing)."""
+    if not re.fullmatch(HANDLE_PATTERN, handle):
+        return (
+            "Your Cove name needs 3 to 32 characters: small letters, numbers, dots, "
+            "dashes or underscores, starting with a letter or a number."
+        )
+    problem = passphrase.problem(data.get("passphrase", ""), data.get("passphrase2", ""))
+    if problem is not None:
+        return problem
+    if data.get("understood") != "yes":
+        return "Please confirm that you understand nobody can recover your passphrase."
+    if app.opening.locked():
+        return "Cove is already creating your account. Please wait a moment."
+    return None
+
+
+def is_group_link(text: str) -> bool:
+    """A group's invite link (``<relay>/j/<link id>#…``) rather than a relay invite."""
+    try:
+        parse_invite_link(text.strip())
+    except InviteLinkError:
+        return False
+    return True
+
+
+async def _join_page(
+    app: Any, link: str, handle: str, answers: list[str], error: str | None = None
+) -> web.StreamResponse:
+    try:
+        preview = await preview_of(link)
+    except ClientError as exc:
+        form_ = {"invite": link, "relay": "", "handle": handle}
+        return app.views.page("welcome.html", status=400, form=form_, error=str(exc))
+    return app.views.page(
+        "welcome_join.html", status=400 if error else 200, preview=preview, link=link,
+        handle=handle, answers=answers, error=error,
+    )  # fmt: skip
+
+
+@routes.post("/welcome/join")
+async def create_and_join(request: web.Request) -> web.StreamResponse:
+    """First run with a group's invite link: the account is registered with the link."""
+    app = ctx(request)
+    if app.has_account:
+        raise web.HTTPSeeOther("/unlock")
+    data = await form(request)
+    link = text_field(data, "invite", 600).strip()
+    handle = text_field(data, "handle", 64).strip().lower()
+    try:
+        count = min(max(int(data.get("questions", "0")), 0), 8)
+    except ValueError:
+        count = 0
+    answers = [text_field(data, f"answer{i}", 2000) for i in range(count)]
+    error = _account_problem(app, handle, data)
+    if error is None:
+        try:
+            async with app.opening:
+                app.session, status = await join_with_link(
+                    app.home, data.get("passphrase", ""), link, handle, answers,
+                    data.get("accept_rules") == "yes", app.hub,
+                )  # fmt: skip
+        except ClientError as exc:
+            log.warning("account not created with a link: %s", type(exc).__name__)
+            error = str(exc) if isinstance(exc, InviteProblem) else explain(exc)
+            if "handle_taken" in str(exc):
+                error = "Someone on this relay already has that name. Please choose another."
+    if error is not None:
+        return await _join_page(app, link, handle, answers, error)
+    log.info("account created with a link: %s", status.state)
+    raise web.HTTPSeeOther("/join")
 
 
 @routes.get("/unlock")
