@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
-from typing import Any
 
 from aiohttp import web
 
 from cove.client.app import passphrase
 from cove.client.app.routes.common import ctx, explain, form, text_field
+from cove.client.app.server import App
 from cove.client.app.session import create_account, join_with_link, open_session
 from cove.client.errors import ClientError
 from cove.client.features.invites import InviteProblem
@@ -88,7 +88,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/?done=created_account")
 
 
-def _account_problem(app: Any, handle: str, data: dict[str, str]) -> str | None:
+def _account_problem(app: App, handle: str, data: dict[str, str]) -> str | None:
     """What is wrong with the name, the passphrase or the confirmation (None: nothing)."""
     if not re.fullmatch(HANDLE_PATTERN, handle):
         return (
@@ -115,7 +115,7 @@ def is_group_link(text: str) -> bool:
 
 
 async def _join_page(
-    app: Any, link: str, handle: str, answers: list[str], error: str | None = None
+    app: App, link: str, handle: str, answers: list[str], error: str | None = None
 ) -> web.StreamResponse:
     try:
         preview = await preview_of(link)
