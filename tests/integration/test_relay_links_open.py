@@ -134,6 +134,21 @@ def test_open_link_group_info_and_external_commits(links_relay: RelayProcess) ->
                 row = db.execute("SELECT epoch, position FROM link_group_info WHERE link_id = ?",
                                  (made.link.link_id,)).fetchone()  # fmt: skip
             assert row == (1, commit_seq)
+            # a later handshake in epoch 1 (a proposal, say): a member who processed it
+            # names its position; an older position of the same epoch is refused then
+            await org.post(gid, fake_public_message(gid, CONTENT_COMMIT, epoch=1),
+                           position=commit_seq)  # fmt: skip
+            group = await org.call("get_group", group_id=gid)
+            assert isinstance(group, E.GroupInfoResponse)
+            later = group.handshake_seq
+            assert later > commit_seq
+            await expect(ErrorCode.BAD_REQUEST,
+                         "the GroupInfo's epoch is not the log's at its position",
+                         put(2, commit_seq))  # fmt: skip
+            await put(1, later)
+            await expect(ErrorCode.STALE_GROUP_INFO,
+                         f"a sealed GroupInfo of epoch 1 at log position {later} is stored",
+                         put(1, commit_seq))  # fmt: skip
             # the external commit names the link in its request; it is sequenced like any
             # handshake message (compare-and-set) and counted once accepted
             join = K.LinkJoinPost(capability=made.capability,
