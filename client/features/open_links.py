@@ -2,17 +2,21 @@
 sealed GroupInfo of every open link current (``docs/protocol/invites.md`` §9).
 
 * :meth:`OpenLinks.publish` seals the current epoch's GroupInfo (with its ratchet
-  tree) to every open link of the group's join settings and stores it at the relay.
+  tree) to every open link of the group's join settings and stores it at the relay
+  with the log position of the commit that began the epoch (``record.handshake``).
   It runs after **every** commit of ours the relay accepted (``Outbox.after_commit``),
   so whoever commits re-seals; not for an epoch whose link join is not yet counted
   (nobody could join from it: ``policy.join.open.not_counted``).
-* :meth:`OpenLinks.join` fetches the sealed GroupInfo, opens it with the link,
-  checks it is the previewed group and that the rules it accepts are the ones the
-  preview showed, builds the external commit with the link proof, posts it through
-  the link (retry-safe: one idempotency key per attempt), keeps the group like a
-  Welcome join, and makes her first self-update at once — the group code counts her
-  join in it. A joiner who lost a race (another commit came first) fetches the newer
-  GroupInfo and tries again, a bounded number of times.
+* :meth:`OpenLinks.join` fetches the sealed GroupInfo and its log position, checks
+  what the relay cannot fake (it opens with the link and names it, it is the
+  previewed group's, its epoch is the sealed header's, it is not older than one she
+  was given before for this link), checks that the rules it accepts are the ones
+  the preview showed, builds the external commit with the link proof, posts it
+  through the link at the GroupInfo's position (retry-safe: one idempotency key per
+  attempt), keeps the group like a Welcome join, and makes her first self-update at
+  once — the group code counts her join in it. A joiner whose commit lost the
+  relay's compare-and-set (a handshake came after the GroupInfo: nothing appended,
+  nothing counted) fetches again and rebuilds, a bounded number of times.
 * :meth:`OpenLinks.set_enabled` is the owner's switch (``cove group open-links``).
 * After a link join arrives, a moderator's client greets the newcomer
   (``Newcomers.greet``; hooked into the sync runner).
