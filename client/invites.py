@@ -156,18 +156,23 @@ async def pickup_decline(caller: Caller, pending: PendingRequest) -> K.DeclineSt
 # -- open links ------------------------------------------------------------------------------
 
 
-async def put_group_info(caller: Caller, group_id: bytes, link_id: bytes, sealed: bytes) -> None:
-    """A member stores ``seal_group_info(...)`` of the new epoch for an open link."""
-    await caller.call("put_group_info", path=_path(group_id, link_id), raw=sealed)
+async def put_group_info(
+    caller: Caller, group_id: bytes, link_id: bytes, sealed: bytes, position: int
+) -> None:
+    """A member stores ``seal_group_info(...)`` of the new epoch for an open link, with
+    the log position of the commit that began that epoch (the relay's answer to it)."""
+    await caller.call("put_group_info", path=_path(group_id, link_id),
+                      query={"position": str(position)}, raw=sealed)  # fmt: skip
 
 
-async def fetch_group_info(caller: Caller, link: InviteLink) -> bytes:
-    """The sealed GroupInfo (open it with ``open_group_info(sealed, link.keys())``)."""
-    sealed: bytes = await caller.call(
+async def fetch_group_info(caller: Caller, link: InviteLink) -> K.LinkGroupInfo:
+    """The sealed GroupInfo (open it with ``open_group_info(answer.sealed, link.keys())``)
+    and the log position to post the external commit at."""
+    answer: K.LinkGroupInfo = await caller.call(
         "fetch_group_info", K.LinkAccess(capability=link.keys().capability),
         path=_path(link_id=link.link_id),
     )  # fmt: skip
-    return sealed
+    return answer
 
 
 async def join_by_link(

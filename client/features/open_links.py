@@ -2,17 +2,21 @@
 sealed GroupInfo of every open link current (``docs/protocol/invites.md`` §9).
 
 * :meth:`OpenLinks.publish` seals the current epoch's GroupInfo (with its ratchet
-  tree) to every open link of the group's join settings and stores it at the relay.
+  tree) to every open link of the group's join settings and stores it at the relay
+  with the log position of the commit that began the epoch (``record.handshake``).
   It runs after **every** commit of ours the relay accepted (``Outbox.after_commit``),
   so whoever commits re-seals; not for an epoch whose link join is not yet counted
   (nobody could join from it: ``policy.join.open.not_counted``).
-* :meth:`OpenLinks.join` fetches the sealed GroupInfo, opens it with the link,
-  checks it is the previewed group and that the rules it accepts are the ones the
-  preview showed, builds the external commit with the link proof, posts it through
-  the link (retry-safe: one idempotency key per attempt), keeps the group like a
-  Welcome join, and makes her first self-update at once — the group code counts her
-  join in it. A joiner who lost a race (another commit came first) fetches the newer
-  GroupInfo and tries again, a bounded number of times.
+* :meth:`OpenLinks.join` fetches the sealed GroupInfo and its log position, checks
+  what the relay cannot fake (it opens with the link and names it, it is the
+  previewed group's, its epoch is the sealed header's, it is not older than one she
+  was given before for this link), checks that the rules it accepts are the ones
+  the preview showed, builds the external commit with the link proof, posts it
+  through the link at the GroupInfo's position (retry-safe: one idempotency key per
+  attempt), keeps the group like a Welcome join, and makes her first self-update at
+  once — the group code counts her join in it. A joiner whose commit lost the
+  relay's compare-and-set (a handshake came after the GroupInfo: nothing appended,
+  nothing counted) fetches again and rebuilds, a bounded number of times.
 * :meth:`OpenLinks.set_enabled` is the owner's switch (``cove group open-links``).
 * After a link join arrives, a moderator's client greets the newcomer
   (``Newcomers.greet``; hooked into the sync runner).
@@ -26,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cove.client import invites as relay_links
@@ -58,10 +63,42 @@ from cove.protocol.wire.codes import ErrorCode
 if TYPE_CHECKING:
     from cove.client.features.newcomers import Newcomers
 
-__all__ = ["JOIN_ATTEMPTS", "OpenLinks", "link_error"]
+__all__ = ["JOIN_ATTEMPTS", "SEEN", "STALE_MESSAGE", "Fetched", "OpenLinks", "link_error"]
 
 #: How often a joiner who lost a race re-fetches the GroupInfo and tries again.
 JOIN_ATTEMPTS = 4
+
+#: Store collection: per open link id, the newest GroupInfo epoch the joiner was given
+#: (8 bytes, big-endian); a relay that later hands her an older one is refused.
+SEEN = "open_link_seen_epoch"
+
+STALE_MESSAGE = (
+    "the relay's GroupInfo for this link is older than the group's last change, several "
+    "times (no member has stored a newer one yet); you were not admitted and the link's "
+    "use was not counted; try again in a moment"
+)
+
+#: Why a sealed GroupInfo did not open, by the rule ``open_group_info`` names.
+_UNOPENED = {
+    "invite.preview.wrong_link": "is sealed for another link",
+    "invite.preview.undecryptable": "does not open with this link (altered, or another link's)",
+    "invite.preview.malformed": "is malformed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A GroupInfo the joiner checked (§9) and the log position to post at."""
+
+    epoch: int
+    position: int
+    info: GroupInfo
+    info_bytes: bytes
+    tree: bytes
+
+    def __repr__(self) -> str:
+        return f"Fetched(epoch={self.epoch}, position={self.position})"
+
 
 _LINK_MESSAGES = {
     ErrorCode.LINK_EXPIRED: "this invite link has expired; "
@@ -122,9 +159,14 @@ class OpenLinks:
 
     async def publish(self, group_id: bytes) -> int:
         """Seal the current GroupInfo to every open link of the group and store it at the
-        relay; how many were stored. Links the relay refuses (expired, revoked) are
-        skipped: the next moderator commit drops them."""
-        group = await self._group(group_id)
+        relay, with the log position up to which this device processed handshake
+        messages (right after its commit, the commit's own position): the joiner
+        posts her external commit there. How many were stored; links the relay
+        refuses (expired, revoked) are skipped: the next moderator commit drops them."""
+        async with self.ctx.store.transaction() as txn:
+            record, group = await self.states.load(txn, group_id)
+            self.states.keep(record, group)
+        position = record.handshake
         settings = JoinSettings.from_extensions(group.extensions)
         if not group.active or settings is None or not settings.open_links:
             return 0
@@ -139,7 +181,9 @@ class OpenLinks:
                 entry.link_id, entry.groupinfo_key, group.epoch, info, tree, self.ctx.rng
             )
             try:
-                await relay_links.put_group_info(self.ctx.session, group_id, entry.link_id, sealed)
+                await relay_links.put_group_info(
+                    self.ctx.session, group_id, entry.link_id, sealed, position
+                )
             except RelayError as exc:
                 if exc.code in _LINK_MESSAGES or exc.code in (
                     ErrorCode.NOT_FOUND,
@@ -191,27 +235,62 @@ class OpenLinks:
         if known is not None and known.active:
             raise UsageProblem("you are already a member of this group")
         for _ in range(JOIN_ATTEMPTS):
-            group, commit = await self._build(link, preview)
-            seq = await self._post(link, group, commit)
+            fetched = await self._fetch(link, preview)
+            group, commit = await self._build(link, preview, fetched)
+            seq = await self._post(link, commit, fetched.position)
             if seq is not None:
                 await self._keep(group, seq, known)
                 await self._count_own_join(group.group_id)
                 return group.group_id
-        raise ClientError("the group changed while you were joining, several times; try again")
+        raise ClientError(STALE_MESSAGE)
 
-    async def _build(self, link: InviteLink, preview: LinkPreview) -> tuple[Group, bytes]:
+    async def _fetch(self, link: InviteLink, preview: LinkPreview) -> Fetched:
+        """The relay's GroupInfo for the link and the checks the relay cannot fake
+        (``docs/protocol/invites.md`` §9, in this order): it opens with the link's key
+        and names this link, it is a GroupInfo of the previewed group, its epoch is the
+        sealed header's, and it is not older than one she was given before."""
         try:
-            sealed = await relay_links.fetch_group_info(self.ctx.session, link)
+            answer = await relay_links.fetch_group_info(self.ctx.session, link)
         except RelayError as exc:
             raise link_error(exc) from None
         try:
-            _, info_bytes, tree = open_group_info(sealed, link.keys())
+            epoch, info_bytes, tree = open_group_info(answer.sealed, link.keys())
+        except InviteRefused as exc:
+            text = _UNOPENED.get(exc.rule, "is unusable")
+            raise ClientError(f"the relay's GroupInfo {text} ({exc.rule}); not joining") from None
+        try:
             info = MLSMessage.from_bytes(info_bytes).body
-        except (InviteRefused, CoveError) as exc:
+        except CoveError as exc:
             raise ClientError(f"the relay's GroupInfo for this link is unusable: {exc}") from None
         if not isinstance(info, GroupInfo) or info.group_context.group_id != preview.group_id:
             raise ClientError("the relay's GroupInfo is not the previewed group's; not joining")
-        context = info.group_context
+        if info.group_context.epoch != epoch:
+            raise ClientError(
+                f"the relay's GroupInfo is of epoch {info.group_context.epoch} but sealed as "
+                f"epoch {epoch}; not joining"
+            )
+        seen = await self._seen(link.link_id)
+        if seen is not None and epoch < seen:
+            raise ClientError(
+                f"the relay's GroupInfo (epoch {epoch}) is older than one it gave you before "
+                f"(epoch {seen}); not joining"
+            )
+        return Fetched(epoch, answer.position, info, info_bytes, tree)
+
+    async def _seen(self, link_id: bytes) -> int | None:
+        value = await self.ctx.store.get(SEEN, link_id)
+        return None if value is None or len(value) != 8 else int.from_bytes(value, "big")
+
+    async def _saw(self, link_id: bytes, epoch: int) -> None:
+        async with self.ctx.store.transaction() as txn:
+            value = await txn.get(SEEN, link_id)
+            if value is None or len(value) != 8 or int.from_bytes(value, "big") < epoch:
+                await txn.put(SEEN, link_id, epoch.to_bytes(8, "big"))
+
+    async def _build(
+        self, link: InviteLink, preview: LinkPreview, fetched: Fetched
+    ) -> tuple[Group, bytes]:
+        context = fetched.info.group_context
         try:
             settings = JoinSettings.from_extensions(context.extensions)
         except CoveError:
@@ -234,9 +313,9 @@ class OpenLinks:
             joiner_signature_key=a.device_key, identity_private=a.identity_private, rules=rules,
         )  # fmt: skip
         try:
-            return Group.join_external(
-                info_bytes, a.identity().credential(), self.ctx.rng,
-                signature_private=a.device_private, ratchet_tree=tree,
+            built = Group.join_external(
+                fetched.info_bytes, a.identity().credential(), self.ctx.rng,
+                signature_private=a.device_private, ratchet_tree=fetched.tree,
                 capabilities=capabilities(), config=group_config(),
                 credential_validator=validator, authenticated_data=proof,
             )  # fmt: skip
@@ -244,33 +323,24 @@ class OpenLinks:
             raise NoPermission(exc.decision.explain()) from None
         except CoveError as exc:
             raise ClientError(f"cannot join from the relay's GroupInfo: {exc}") from None
+        # signed by a member and its tree checked: the newest she was given
+        await self._saw(link.link_id, fetched.epoch)
+        return built
 
-    async def _post(self, link: InviteLink, group: Group, commit: bytes) -> int | None:
-        """Post the external commit; its log position, or None if another commit came
-        first (build again from the newer GroupInfo)."""
+    async def _post(self, link: InviteLink, commit: bytes, position: int) -> int | None:
+        """Post the external commit at the GroupInfo's log position; its own position,
+        or None if a handshake message came after the GroupInfo's (the relay's
+        compare-and-set: nothing was appended or counted; fetch again)."""
         key = self.ctx.rng.random_bytes(16)
-        position = 0
-        for _ in range(2):
-            try:
-                answer = await relay_links.join_by_link(
-                    self.ctx.session, link, commit, position, idempotency_key=key
-                )
-                return int(answer.seq)
-            except RelayError as exc:
-                if exc.code != ErrorCode.HANDSHAKE_CONFLICT or exc.position is None:
-                    raise link_error(exc) from None
-                if position or not await self._still_current(link, group.epoch - 1):
-                    return None
-                position = exc.position  # the log's last handshake: our epoch's commit
-        return None
-
-    async def _still_current(self, link: InviteLink, epoch: int) -> bool:
-        """Whether the relay's GroupInfo is still the one of ``epoch`` (no commit since)."""
         try:
-            sealed = await relay_links.fetch_group_info(self.ctx.session, link)
-            return open_group_info(sealed, link.keys())[0] == epoch
-        except (RelayError, InviteRefused, CoveError):
-            return False
+            answer = await relay_links.join_by_link(
+                self.ctx.session, link, commit, position, idempotency_key=key
+            )
+        except RelayError as exc:
+            if exc.code == ErrorCode.HANDSHAKE_CONFLICT:
+                return None
+            raise link_error(exc) from None
+        return int(answer.seq)
 
     async def _keep(self, group: Group, seq: int, known: GroupRecord | None) -> None:
         meta = metadata(group)

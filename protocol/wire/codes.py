@@ -113,7 +113,7 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.LINK_EXISTS: "an invite link with this id exists",
     ErrorCode.JOIN_REQUEST_LIMIT: "too many join requests are waiting (for this link or "
     "from this account)",
-    ErrorCode.STALE_GROUP_INFO: "a sealed GroupInfo of a newer epoch is stored",
+    ErrorCode.STALE_GROUP_INFO: "a sealed GroupInfo of a newer epoch or log position is stored",
     ErrorCode.TOO_MANY_CONNECTIONS: "the account has too many open WebSockets",
     ErrorCode.RATE_LIMITED: "too many requests; `retry_after` gives seconds to wait",
     ErrorCode.INTERNAL: "a bug in the relay (logged with a request id)",

@@ -173,6 +173,16 @@ class LinkJoinPost(Envelope):
     position: Annotated[int, Int(0, L.SEQ_MAX)]
 
 
+@dataclass(frozen=True, slots=True)
+class LinkGroupInfo(Envelope):
+    """An open link's sealed GroupInfo and the log position it was made at: the
+    handshake position of the commit that began its epoch, as the member who stored
+    it named it. The joiner posts her external commit at ``position``."""
+
+    sealed: Annotated[bytes, Bytes(67, L.SEALED_GROUP_INFO)]
+    position: Annotated[int, Int(0, L.SEQ_MAX)]
+
+
 LINK_ENVELOPES: tuple[type[Envelope], ...] = (
     LinkCreateRequest,
     LinkInfo,
@@ -188,6 +198,7 @@ LINK_ENVELOPES: tuple[type[Envelope], ...] = (
     DeclinePickup,
     DeclineStatus,
     LinkJoinPost,
+    LinkGroupInfo,
 )
 
 __all__ = [
@@ -203,6 +214,7 @@ __all__ = [
     "JoinRequestRemove",
     "LinkAccess",
     "LinkCreateRequest",
+    "LinkGroupInfo",
     "LinkInfo",
     "LinkJoinPost",
     "LinkList",

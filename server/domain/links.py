@@ -256,14 +256,18 @@ class Links:
     # -- open links: the sealed GroupInfo --------------------------------------------------
 
     async def put_group_info(
-        self, caller: Caller, group_id: bytes, link_id: bytes, declared: int | None
-    ) -> None:
-        """The checks before the body is read: size, membership, the link."""
+        self, caller: Caller, group_id: bytes, link_id: bytes, declared: int | None,
+        position: int | None,
+    ) -> None:  # fmt: skip
+        """The checks before the body is read: size, log position named, membership,
+        the link."""
         relay = self._relay
         if declared is None:
             raise BadRequest("a GroupInfo upload needs a Content-Length")
         if declared > SEALED_GROUP_INFO:
             raise BodyTooLarge(f"a sealed GroupInfo is at most {SEALED_GROUP_INFO} bytes")
+        if position is None:
+            raise BadRequest("a GroupInfo upload names its log position (?position=)")
         async with relay.storage.read() as txn:
             await self._member_link(txn, caller, group_id, link_id)
 
@@ -291,10 +295,13 @@ class Links:
         return link
 
     async def store_group_info(
-        self, caller: Caller, group_id: bytes, link_id: bytes, sealed: bytes
+        self, caller: Caller, group_id: bytes, link_id: bytes, position: int, sealed: bytes
     ) -> E.Ok:
-        """Keep the newest epoch: an older one is refused, one beyond the group's
-        log (the epoch after its last handshake message) too."""
+        """Keep the newest: a GroupInfo older than the stored one (by epoch or by log
+        position) is refused; so is one beyond the group's log (its epoch past the
+        epoch after the last handshake message, its position past that message) or
+        whose epoch is not the one of the log at its position (the message there was
+        sent in the epoch before it, or in it)."""
         relay = self._relay
         try:
             named, epoch = sealed_group_info_epoch(sealed)
@@ -306,14 +313,22 @@ class Links:
             await self._member_link(txn, caller, group_id, link_id)
             if epoch > await _epoch_ceiling(txn, group_id):
                 raise BadRequest("the GroupInfo's epoch is beyond the group's log")
+            group = await txn.group(group_id)
+            if group is None or position > group.handshake_seq:
+                raise BadRequest("the GroupInfo's log position is beyond the group's handshakes")
+            if not await _epoch_fits(txn, group_id, position, epoch):
+                raise BadRequest("the GroupInfo's epoch is not the log's at its position")
             stored = await txn.group_info(link_id)
-            if stored is not None and stored[0] > epoch:
-                raise RelayError(f"a sealed GroupInfo of epoch {stored[0]} is stored",
-                                 code=ErrorCode.STALE_GROUP_INFO)  # fmt: skip
-            await txn.put_group_info(link_id, epoch, sealed)
+            if stored is not None and (stored.epoch > epoch or stored.position > position):
+                raise RelayError(
+                    f"a sealed GroupInfo of epoch {stored.epoch} at log position "
+                    f"{stored.position} is stored",
+                    code=ErrorCode.STALE_GROUP_INFO,
+                )
+            await txn.put_group_info(link_id, epoch, position, sealed)
         return E.Ok()
 
-    async def fetch_group_info(self, link_id: bytes, req: K.LinkAccess) -> bytes:
+    async def fetch_group_info(self, link_id: bytes, req: K.LinkAccess) -> K.LinkGroupInfo:
         relay = self._relay
         async with relay.storage.read() as txn:
             check_link(await txn.link(link_id), req.capability, relay.clock.now(), mode="open",
@@ -321,7 +336,20 @@ class Links:
             stored = await txn.group_info(link_id)
         if stored is None:
             raise NotFound("no GroupInfo is stored for this link yet")
-        return stored[1]
+        return K.LinkGroupInfo(sealed=stored.sealed, position=stored.position)
+
+
+async def _epoch_fits(txn: Txn, group_id: bytes, position: int, epoch: int) -> bool:
+    """Whether a GroupInfo of ``epoch`` can have been made at log ``position``: epoch
+    0 before any message; else the message there was sent in ``epoch`` or in the one
+    before (the commit that began it). Unknown if that message is gone (retention)."""
+    if position == 0:
+        return epoch == 0
+    rows = await txn.messages_after(group_id, position - 1, 1)
+    if not rows or rows[0].seq != position:
+        return True
+    at = peek_mls_header(rows[0].data).epoch
+    return at is None or epoch in (at, at + 1)
 
 
 async def _epoch_ceiling(txn: Txn, group_id: bytes) -> int:

@@ -105,7 +105,10 @@ async def put_group_info(
     if request.content_type != OCTETS:
         raise RelayError(f"expected {OCTETS}", code=ErrorCode.UNSUPPORTED_MEDIA_TYPE)
     declared = request.content_length
-    await relay.links.put_group_info(_c(caller), group_id, link_id, declared)
+    position = query_ints(request, {"position": -1})["position"]
+    await relay.links.put_group_info(
+        _c(caller), group_id, link_id, declared, None if position < 0 else position
+    )
     assert declared is not None
     relay.links.admit_upload()
     try:
@@ -113,12 +116,12 @@ async def put_group_info(
         data = await read_raw(request, SEALED_GROUP_INFO, body_deadline(relay.config, declared))
     finally:
         relay.links.end_upload()
-    return await relay.links.store_group_info(_c(caller), group_id, link_id, data)
+    return await relay.links.store_group_info(_c(caller), group_id, link_id, position, data)
 
 
 async def fetch_group_info(
     relay: Relay, caller: Caller | None, request: web.Request, body: K.LinkAccess
-) -> bytes:
+) -> K.LinkGroupInfo:
     return await relay.links.fetch_group_info(link_id_param(request), body)
 
 

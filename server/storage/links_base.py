@@ -2,7 +2,8 @@
 
 :class:`LinksTxn` is part of every :class:`~.base.Txn`; :class:`LinksBatchTxn`
 of every :class:`~.base.BatchTxn` (an external commit through an open link is
-sequenced by the group commit). Tables: migration ``0003_invite_links.sql``.
+sequenced by the group commit). Tables: migrations ``0003_invite_links.sql``
+and ``0004_group_info_position.sql``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,16 @@ class Pickup:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredGroupInfo:
+    """An open link's sealed GroupInfo: its clear header's epoch and the log position
+    the member who stored it named (the handshake that began the epoch)."""
+
+    epoch: int
+    position: int
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class LinkPurgeCounts:
     requests: int
     declines: int
@@ -95,8 +106,10 @@ class LinksTxn(Protocol):
         ...
 
     async def count_link_registration(self, link_id: bytes) -> None: ...
-    async def group_info(self, link_id: bytes) -> tuple[int, bytes] | None: ...
-    async def put_group_info(self, link_id: bytes, epoch: int, sealed: bytes) -> None: ...
+    async def group_info(self, link_id: bytes) -> StoredGroupInfo | None: ...
+    async def put_group_info(
+        self, link_id: bytes, epoch: int, position: int, sealed: bytes
+    ) -> None: ...
     async def insert_join_request(
         self, request_id: bytes, link_id: bytes, position: int, device_id: bytes,
         pickup_id: bytes, pickup_verifier: bytes, now: int, sealed: bytes,
@@ -137,4 +150,5 @@ __all__ = [
     "LinksTxn",
     "Pickup",
     "QueuedRequest",
+    "StoredGroupInfo",
 ]

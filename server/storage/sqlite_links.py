@@ -1,5 +1,6 @@
 """SQLite statements of invite links: mixed into :class:`~.sqlite.SqliteTxn` and
-:class:`~.sqlite_batch.SqliteBatchTxn` (migration ``0003_invite_links.sql``)."""
+:class:`~.sqlite_batch.SqliteBatchTxn` (migrations ``0003_invite_links.sql``,
+``0004_group_info_position.sql``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import sqlite3
 from typing import Any
 
 from .base import GroupRecord, StoredMessage
-from .links_base import JoinRequestRecord, LinkPurgeCounts, LinkRecord, Pickup, QueuedRequest
+from .links_base import (
+    JoinRequestRecord,
+    LinkPurgeCounts,
+    LinkRecord,
+    Pickup,
+    QueuedRequest,
+    StoredGroupInfo,
+)
 
 _LINK_COLS = (
     "l.link_id, l.group_id, l.capability_verifier, l.mode, l.expires_at, l.max_uses, l.uses,"
@@ -96,17 +104,20 @@ class SqliteLinksTxn:
             "UPDATE links SET registrations = registrations + 1 WHERE link_id = ?", (link_id,)
         )
 
-    async def group_info(self, link_id: bytes) -> tuple[int, bytes] | None:
+    async def group_info(self, link_id: bytes) -> StoredGroupInfo | None:
         row = await self._one(
-            "SELECT epoch, sealed FROM link_group_info WHERE link_id = ?", (link_id,)
+            "SELECT epoch, position, sealed FROM link_group_info WHERE link_id = ?", (link_id,)
         )
-        return None if row is None else (int(row[0]), bytes(row[1]))
+        return None if row is None else StoredGroupInfo(int(row[0]), int(row[1]), bytes(row[2]))
 
-    async def put_group_info(self, link_id: bytes, epoch: int, sealed: bytes) -> None:
+    async def put_group_info(
+        self, link_id: bytes, epoch: int, position: int, sealed: bytes
+    ) -> None:
         await self._run(
-            "INSERT INTO link_group_info (link_id, epoch, sealed) VALUES (?,?,?)"
-            " ON CONFLICT (link_id) DO UPDATE SET epoch = excluded.epoch, sealed = excluded.sealed",
-            (link_id, epoch, sealed),
+            "INSERT INTO link_group_info (link_id, epoch, position, sealed) VALUES (?,?,?,?)"
+            " ON CONFLICT (link_id) DO UPDATE SET epoch = excluded.epoch,"
+            " position = excluded.position, sealed = excluded.sealed",
+            (link_id, epoch, position, sealed),
         )
 
     async def insert_join_request(

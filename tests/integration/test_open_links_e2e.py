@@ -234,7 +234,9 @@ async def scenario(tmp_path: Path, relay: RelayProcess) -> bytes:
                 link.link_id, entry.groupinfo_key, current.epoch, current.group_info_bytes(),
                 current.ratchet_tree(), OsRandom(),
             )  # fmt: skip
-            await relay_links.put_group_info(ana.ctx.session, gid, link.link_id, sealed)
+            async with ana.store.transaction() as txn:
+                position = (await ana.states.load(txn, gid))[0].handshake
+            await relay_links.put_group_info(ana.ctx.session, gid, link.link_id, sealed, position)
             before = {c.account.handle: (await load(c, gid)).epoch for c in (olga, ana, nia, dan)}
             with under_the_client():
                 preview = await preview_of(eve, link)

@@ -7,9 +7,12 @@ calls (``client/invites.py``) through the generated transport. Builders in
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -89,25 +92,63 @@ def test_open_link_group_info_and_external_commits(links_relay: RelayProcess) ->
                     OsRandom(),
                 )
 
+            def put(epoch: int, position: int | None, link_id: bytes = made.link.link_id,
+                    who: TestClient = org) -> Any:  # fmt: skip
+                query = None if position is None else {"position": position}
+                return who.call("put_group_info", sealed_at(epoch, link_id), query,
+                                group_id=gid, link_id=made.link.link_id)  # fmt: skip
+
+            # the upload names its log position
+            await expect(ErrorCode.BAD_REQUEST,
+                         "a GroupInfo upload names its log position (?position=)",
+                         put(0, None))  # fmt: skip
             # epoch 0: the group has no commit yet; epoch 1 is beyond its log
-            await org.call("put_group_info", sealed_at(0), group_id=gid, link_id=made.link.link_id)
+            await put(0, 0)
             await expect(ErrorCode.BAD_REQUEST, "the GroupInfo's epoch is beyond the group's log",
-                         org.call("put_group_info", sealed_at(1), group_id=gid,
-                                  link_id=made.link.link_id))  # fmt: skip
+                         put(1, 0))  # fmt: skip
             await org.post(gid, fake_public_message(gid, CONTENT_COMMIT, epoch=0), position=0)
-            await org.call("put_group_info", sealed_at(1), group_id=gid, link_id=made.link.link_id)
-            await expect(ErrorCode.STALE_GROUP_INFO, "a sealed GroupInfo of epoch 1 is stored",
-                         org.call("put_group_info", sealed_at(0), group_id=gid,
-                                  link_id=made.link.link_id))  # fmt: skip
+            group = await org.call("get_group", group_id=gid)
+            assert isinstance(group, E.GroupInfoResponse)
+            commit_seq = group.handshake_seq
+            # a position ahead of the log's handshakes, or one the epoch does not fit
+            await expect(ErrorCode.BAD_REQUEST,
+                         "the GroupInfo's log position is beyond the group's handshakes",
+                         put(1, commit_seq + 1))  # fmt: skip
+            await expect(ErrorCode.BAD_REQUEST,
+                         "the GroupInfo's epoch is not the log's at its position",
+                         put(1, 0))  # fmt: skip
+            await put(1, commit_seq)
+            await expect(ErrorCode.STALE_GROUP_INFO,
+                         f"a sealed GroupInfo of epoch 1 at log position {commit_seq} is stored",
+                         put(0, 0))  # fmt: skip
             await expect(ErrorCode.BAD_REQUEST, "the sealed GroupInfo names another link",
-                         org.call("put_group_info", sealed_at(1, secrets.token_bytes(10)),
-                                  group_id=gid, link_id=made.link.link_id))  # fmt: skip
+                         put(1, commit_seq, secrets.token_bytes(10)))  # fmt: skip
             # non-members cannot store one
-            await newcomer.expect_error(ErrorCode.NOT_FOUND, "put_group_info", sealed_at(1),
-                                        group_id=gid, link_id=made.link.link_id)  # fmt: skip
+            await expect(ErrorCode.NOT_FOUND, None, put(1, commit_seq, who=newcomer))
             got = await newcomer.call("fetch_group_info", access, link_id=made.link.link_id)
-            assert isinstance(got, bytes)
-            assert open_group_info(got, keys) == (1, b"group info \x01", b"tree")
+            assert isinstance(got, K.LinkGroupInfo)
+            assert got.position == commit_seq
+            assert open_group_info(got.sealed, keys) == (1, b"group info \x01", b"tree")
+            # the stored row holds the position next to the sealed bytes
+            with contextlib.closing(sqlite3.connect(links_relay.data / "relay.sqlite3")) as db:
+                row = db.execute("SELECT epoch, position FROM link_group_info WHERE link_id = ?",
+                                 (made.link.link_id,)).fetchone()  # fmt: skip
+            assert row == (1, commit_seq)
+            # a later handshake in epoch 1 (a proposal, say): a member who processed it
+            # names its position; an older position of the same epoch is refused then
+            await org.post(gid, fake_public_message(gid, CONTENT_COMMIT, epoch=1),
+                           position=commit_seq)  # fmt: skip
+            group = await org.call("get_group", group_id=gid)
+            assert isinstance(group, E.GroupInfoResponse)
+            later = group.handshake_seq
+            assert later > commit_seq
+            await expect(ErrorCode.BAD_REQUEST,
+                         "the GroupInfo's epoch is not the log's at its position",
+                         put(2, commit_seq))  # fmt: skip
+            await put(1, later)
+            await expect(ErrorCode.STALE_GROUP_INFO,
+                         f"a sealed GroupInfo of epoch 1 at log position {later} is stored",
+                         put(1, commit_seq))  # fmt: skip
             # the external commit names the link in its request; it is sequenced like any
             # handshake message (compare-and-set) and counted once accepted
             join = K.LinkJoinPost(capability=made.capability,
@@ -178,11 +219,7 @@ def test_open_link_group_info_and_external_commits(links_relay: RelayProcess) ->
                 REVOKED,
                 newcomer.call("fetch_group_info", access, link_id=made.link.link_id),
             )
-            await expect(
-                ErrorCode.LINK_REVOKED,
-                REVOKED,
-                org.call("put_group_info", sealed_at(2), group_id=gid, link_id=made.link.link_id),
-            )
+            await expect(ErrorCode.LINK_REVOKED, REVOKED, put(2, first.seq))
 
     run(main())
 
@@ -225,7 +262,7 @@ def test_canary_sweep_finds_no_link_secret_preview_answer_or_group_info(tmp_path
                 keys = opened.link.keys()
                 await org.call("put_group_info", seal_group_info(
                     opened.link.link_id, keys.groupinfo_public, 0, group_info, tree, OsRandom()),
-                    group_id=gid, link_id=opened.link.link_id)  # fmt: skip
+                    {"position": 0}, group_id=gid, link_id=opened.link.link_id)  # fmt: skip
                 await nia.call("fetch_group_info", K.LinkAccess(capability=opened.capability),
                                link_id=opened.link.link_id)  # fmt: skip
                 await nia.call("fetch_link_preview", K.LinkAccess(capability=made.capability),
@@ -320,13 +357,12 @@ def test_client_invite_calls_through_the_transport(links_relay: RelayProcess) ->
                     seal_group_info(
                         open_link.link_id, keys.groupinfo_public, 0, b"gi", b"tree", OsRandom()
                     ),
+                    0,
                 )
                 async with RelayTransport(links_relay.url, nia.token) as her:
-                    assert open_group_info(await ci.fetch_group_info(her, open_link), keys) == (
-                        0,
-                        b"gi",
-                        b"tree",
-                    )
+                    fetched = await ci.fetch_group_info(her, open_link)
+                    assert fetched.position == 0
+                    assert open_group_info(fetched.sealed, keys) == (0, b"gi", b"tree")
                     answer = await ci.join_by_link(her, open_link, external_commit(gid), 0)
                 assert not answer.duplicate
                 assert (await ci.list_links(mod, gid)).links[-1].uses == 1

@@ -9,6 +9,7 @@ plain attributes the test sets; everything else is forwarded unchanged::
     proxy.swallow_handshake = True                   # accept commits, never forward them
     proxy.claims = lambda body: body                 # rewrite KeyPackage claims
     proxy.inbox = lambda page: page                  # rewrite the Welcome inbox
+    proxy.group_info = lambda answer: answer         # rewrite an open link's GroupInfo
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from cove.protocol.wire import envelopes as E
+from cove.protocol.wire import link_envelopes as K
 from cove.protocol.wire.api import MSGPACK
 from cove.protocol.wire.mls_header import peek_mls_header
 
@@ -37,6 +39,7 @@ class HostileProxy:
     swallow_handshake: bool = False
     claims: Callable[[E.ClaimResponse], E.ClaimResponse] | None = None
     inbox: Callable[[E.InboxPage], E.InboxPage] | None = None
+    group_info: Callable[[K.LinkGroupInfo], K.LinkGroupInfo] | None = None
     swallowed: list[bytes] = field(default_factory=list)
     _http: aiohttp.ClientSession | None = None
 
@@ -97,4 +100,6 @@ class HostileProxy:
                 data = self.claims(E.ClaimResponse.decode(data)).encode()
             elif self.inbox and path == "/v1/inbox" and request.method == "GET":
                 data = self.inbox(E.InboxPage.decode(data)).encode()
+            elif self.group_info and parts[2:3] == ["links"] and path.endswith("/group-info"):
+                data = self.group_info(K.LinkGroupInfo.decode(data)).encode()
         return web.Response(status=status, body=data, headers={"Content-Type": ctype})

@@ -246,5 +246,41 @@ def test_a_version_2_database_migrates_to_invite_links(tmp_path: Path) -> None:
 
     asyncio.run(main())
     db = sqlite3.connect(path)
-    assert [r[0] for r in db.execute("SELECT version FROM schema_version")] == [1, 2, 3]
+    assert [r[0] for r in db.execute("SELECT version FROM schema_version")] == [1, 2, 3, 4]
     db.close()
+
+
+def test_a_version_3_database_drops_group_infos_without_a_position(tmp_path: Path) -> None:
+    """Migration 0004: a stored GroupInfo had no log position; it is dropped (the
+    group's next commit stores a new one) and the column is added."""
+    path = tmp_path / "r.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT")
+    for version, sql in migrations():
+        if version <= 3:
+            for statement in _statements(sql):
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+    gid, link_id = bytes(16), bytes(10)
+    db.execute("INSERT INTO groups (group_id, created_at) VALUES (?, 1)", (gid,))
+    db.execute(
+        "INSERT INTO links (link_id, group_id, capability_verifier, mode, expires_at,"
+        " max_uses, created_at) VALUES (?, ?, ?, 'open', 100, 3, 1)",
+        (link_id, gid, bytes(32)),
+    )
+    db.execute("INSERT INTO link_group_info VALUES (?, 0, ?)", (link_id, b"sealed"))
+    db.close()
+
+    async def main() -> None:
+        storage = SqliteStorage(path)
+        await storage.open()
+        try:
+            schema = await storage.schema()
+            async with storage.read() as txn:
+                assert await txn.group_info(link_id) is None
+                assert (await txn.link(link_id)) is not None
+        finally:
+            await storage.close()
+        assert schema["link_group_info"] == ["link_id", "epoch", "sealed", "position"]
+
+    asyncio.run(main())
