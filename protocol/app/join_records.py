@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Annotated, ClassVar, Final, Self
 
 from ..errors import DecodeError
@@ -115,7 +116,7 @@ class _Entries(Spec):
         if rest or not 1 <= n <= MAX_LIST_ENTRIES:
             return f"{len(value)} bytes, not 1..{MAX_LIST_ENTRIES} entries of 96"
         keys = [value[i : i + 32] for i in range(0, len(value), ACCEPTANCE_ENTRY_LEN)]
-        if any(a >= b for a, b in zip(keys, keys[1:], strict=False)):
+        if any(a >= b for a, b in pairwise(keys)):
             return "identity keys not strictly ascending"
         return None
 
