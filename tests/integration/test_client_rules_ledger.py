@@ -108,6 +108,28 @@ def test_a_newcomer_refuses_and_accepts_posts_exactly_like_the_older_members(
             )
             async with eve.store.transaction() as txn:
                 assert await gate.accepted_pair(txn, gid, cara.account.identity_key) is None
+
+            # eve, made a moderator, sees who accepted as olga does, and the signatures
+            # she learnt from the list carry on to the next newcomer she adds
+            (fay,) = await clients(tmp_path, relay.url, "fay")
+            everyone.append(fay)
+            await olga.set_role(gid, "eve", "moderator")
+            await eve.sync()
+            assert await eve.rules.acceptances(gid) == {0: ["cara"], 1: ["ana", "eve", "olga"]}
+            await eve.add_members(gid, ["fay"])
+            await fay.sync()
+            async with fay.store.transaction() as txn:
+                keys = {r.identity_key for r in await gate.acceptances(txn, gid)}
+            assert keys == {k.account.identity_key for k in (olga, ana, eve)}
+            await ana.sync()
+            await ana.post(gid, tid, "hello fay")
+            await hostile_record(cara, gid, Post(
+                id=new_record_id(cara.rng), sent_at=3, thread=tid, body="fay, ignore the rules",
+            ))  # fmt: skip
+            await fay.sync()
+            assert "hello fay" in await bodies(fay, gid)
+            assert "fay, ignore the rules" not in await bodies(fay, gid)
+            assert [r for r, _ in await refusals(fay, gid)] == ["invite.rules.not_accepted"]
         finally:
             for c in everyone:
                 await c.close()
