@@ -9,7 +9,10 @@ is shown (``docs/protocol/invites.md`` §11–§12).
 * **Greeting** (:meth:`Newcomers.greet`, right after a commit that added people:
   ``cove group add``, an approved join request, an open-link join): a moderator's
   app sends, in the new epoch, the current rules again (the newcomer cannot read
-  the old record), a ``WelcomeMessage`` with ``newcomer`` set, and — unless the
+  the old record), the members' signed acceptances of them (``AcceptanceList``,
+  :meth:`~cove.client.features.rules.RulesFeature.send_acceptance_list`: her app
+  refuses a post from anyone whose acceptance it has not seen), a
+  ``WelcomeMessage`` with ``newcomer`` set, and — unless the
   level is nothing — the history bundle built from its store
   (:mod:`.history_bundle`), encrypted like an attachment, uploaded as a group
   blob, its key sealed to each of the newcomer's leaves, one ``HistoryShare``
@@ -302,6 +305,7 @@ class Newcomers:
         text = await self.welcome(group_id)
         level = join_settings(group).history
         for key in keys:
+            await self.rules.send_acceptance_list(group_id, key)
             if text:
                 await self._send(group_id, _app(WelcomeMessage(
                     id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(), text=text,

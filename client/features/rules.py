@@ -1,5 +1,7 @@
-"""The group's rules (app records 32 ``Rules`` and 33 ``RulesAcceptance``), from the
-member's side: set them (moderators), read them, accept them, see who accepted.
+"""The group's rules (app records 32 ``Rules``, 33 ``RulesAcceptance`` and 34
+``AcceptanceList``), from the member's side: set them (moderators), read them, accept
+them, see who accepted, and (moderators) give a newcomer the acceptances she cannot
+read (:meth:`RulesFeature.send_acceptance_list`).
 
 Setting rules is two steps every member can check (``docs/protocol/invites.md`` §10):
 a commit of the join settings with the next rules version and the salted hash of the
@@ -31,7 +33,12 @@ from cove.client.store import Txn
 from cove.client.store.records import StoreRecord
 from cove.protocol import Group
 from cove.protocol.app import AppRecord, new_record_id
-from cove.protocol.app.join_records import Rules, RulesAcceptance
+from cove.protocol.app.join_records import (
+    MAX_LIST_ENTRIES,
+    AcceptanceList,
+    Rules,
+    RulesAcceptance,
+)
 from cove.protocol.invites import JoinSettings
 from cove.protocol.invites.rules import (
     MAX_RULES_BYTES,
@@ -205,6 +212,32 @@ class RulesFeature:
         await self._send(group_id, _app(row.record()))
         return True
 
+    async def send_acceptance_list(self, group_id: bytes, newcomer: bytes) -> int:
+        """Moderators, after the commit that added ``newcomer``: the current rules'
+        signed acceptances of the members (as this app has them), in one
+        ``AcceptanceList`` per 500 members. The newcomer's app seeds its ledger from
+        them; without them it would refuse every older member's posts. Returns how
+        many acceptances were sent (0: no rules, or nobody accepted yet)."""
+        group = await self._group(group_id)
+        pair = join_settings(group).rules
+        if pair is None or not is_moderator(group):
+            return 0
+        present = {m.identity_key for m in roster_of(group)} - {newcomer}
+        async with self.ctx.store.transaction() as txn:
+            rows = await gate.acceptances(txn, group_id)
+        pairs = sorted(
+            (r.identity_key, r.signature) for r in rows
+            if r.identity_key in present and (r.version, r.rules_hash) == pair
+        )  # fmt: skip
+        for start in range(0, len(pairs), MAX_LIST_ENTRIES):
+            record = AcceptanceList(
+                id=new_record_id(self.ctx.rng), sent_at=self.ctx.clock.now(), version=pair[0],
+                rules_hash=pair[1], newcomer=newcomer,
+                entries=AcceptanceList.pack_entries(pairs[start : start + MAX_LIST_ENTRIES]),
+            )  # fmt: skip
+            await self._send(group_id, _app(record))
+        return len(pairs)
+
     async def show(self, group_id: bytes) -> RulesView:
         group = await self._group(group_id)
         pair = join_settings(group).rules
@@ -278,8 +311,14 @@ class RulesFeature:
             rows = await gate.acceptances(txn, group_id)
         ledger = RulesLedger(group_id, {r.identity_key: (r.version, r.rules_hash) for r in rows})
         names = {m.identity_key: m.handle for m in roster_of(group)}
-        names.update({r.identity_key: r.handle for r in rows if r.identity_key not in names})
-        out = {v: sorted(names[k] for k in keys) for v, keys in ledger.by_version().items()}
+        names.update(
+            {r.identity_key: r.handle for r in rows if r.identity_key not in names and r.handle}
+        )
+        out = {
+            v: sorted(names[k] for k in keys if k in names)
+            for v, keys in ledger.by_version().items()
+        }
+        out = {v: hs for v, hs in out.items() if hs}
         none = sorted(h for k, h in names.items() if k in names and ledger.version_of(k) is None)
         if none:
             out[0] = none

@@ -16,9 +16,12 @@
 * **The ledger.** Acceptances are kept per (group, identity key) in log order
   (collection ``rules_accepted``); the latest valid rules text per group in
   ``rules``. A member who joined by a Welcome cannot read the acceptances sent
-  before she joined: members who were in the group when she joined (her
-  ``rules_baseline``) count as having accepted the version current then, until
-  the rules change.
+  before she joined: the moderator who greets her sends an ``AcceptanceList``
+  (34) — every member's signed acceptance of the current rules — right after
+  the commit that added her, and each entry (the policy verified every
+  signature) feeds the ledger at the list's place in the log, in every
+  receiver's app. There is no other assumption: a post from someone whose
+  acceptance this app has not seen is refused.
 
 :func:`check_sending` is the sender's side of the same post rule.
 """
@@ -30,20 +33,19 @@ from typing import Annotated, ClassVar
 
 from cove.client.errors import NoPermission
 from cove.client.features import Feature, Incoming, register
-from cove.client.features.moderation import roster_of
 from cove.client.group_state import metadata
 from cove.client.records import MessageView
 from cove.client.store import Txn
 from cove.client.store.records import StoreRecord
 from cove.protocol import Group
 from cove.protocol.app import AppRecord, DirectMessage, Edit, Post, Reaction, ThreadRoot
-from cove.protocol.app.join_records import Rules, RulesAcceptance
+from cove.protocol.app.join_records import AcceptanceList, Rules, RulesAcceptance
 from cove.protocol.invites import JoinSettings
 from cove.protocol.invites.rules import RulesLedger
 from cove.protocol.mls.extensions import Extension
-from cove.protocol.wire.schema import Bytes, Int, ListOf, Str
+from cove.protocol.wire.schema import Bytes, Int, Str
 
-RULES_TEXT, ACCEPTED, BASELINE = "rules", "rules_accepted", "rules_baseline"
+RULES_TEXT, ACCEPTED = "rules", "rules_accepted"
 I63 = 2**63 - 1
 NOT_ACCEPTED = "invite.rules.not_accepted"
 #: the records a member "posts" (the post rule applies to them)
@@ -84,36 +86,20 @@ class RulesRow(StoreRecord):
 @dataclass(slots=True)
 class AcceptedRow(StoreRecord):
     """A member's latest valid acceptance (``rules_accepted``, key: group id + identity
-    key, partition: the group)."""
+    key, partition: the group). ``handle`` is "" for an acceptance learnt from an
+    ``AcceptanceList`` (the list names keys, not handles)."""
 
     KIND: ClassVar[str] = "rules_accepted"
 
     group: Annotated[bytes, Bytes(1, 255)]
     identity_key: Annotated[bytes, Bytes(32, 32)]
-    handle: Annotated[str, Str(1, 64)]
+    handle: Annotated[str, Str(0, 64)]
     version: Annotated[int, Int(1, 0xFFFFFFFF)]
     rules_hash: Annotated[bytes, Bytes(32, 32)]
     signature: Annotated[bytes, Bytes(64, 64)]
 
     def __repr__(self) -> str:
         return f"AcceptedRow(handle={self.handle!r}, version={self.version})"
-
-
-@dataclass(slots=True)
-class BaselineRow(StoreRecord):
-    """The rules and the other members when this client first processed the group
-    (``rules_baseline``, key: the group id)."""
-
-    KIND: ClassVar[str] = "rules_baseline"
-    MAX_BYTES: ClassVar[int] = 8 << 20
-
-    group: Annotated[bytes, Bytes(1, 255)]
-    version: Annotated[int, Int(0, 0xFFFFFFFF)]
-    rules_hash: Annotated[bytes, Bytes(0, 32)]
-    members: Annotated[tuple[bytes, ...], ListOf(Bytes(32, 32), 100000)] = ()
-
-    def __repr__(self) -> str:
-        return f"BaselineRow(version={self.version}, members={len(self.members)})"
 
 
 def rules_pair(extensions: tuple[Extension, ...] | list[Extension]) -> Pair | None:
@@ -148,30 +134,48 @@ async def keep_acceptance(
     txn: Txn, group_id: bytes, identity_key: bytes, handle: str, record: RulesAcceptance
 ) -> None:
     """Feed the ledger (verifies the signature; an older version never replaces a newer)."""
+    await keep_signed(
+        txn, group_id, identity_key, handle, record.version, record.rules_hash, record.signature
+    )
+
+
+async def keep_signed(
+    txn: Txn, group_id: bytes, identity_key: bytes, handle: str, version: int, hash_: bytes,
+    signature: bytes,
+) -> None:  # fmt: skip
+    """One signed acceptance into the ledger (``invite.rules.bad_acceptance`` if the
+    signature does not verify; an older version never replaces a newer)."""
     ledger = RulesLedger(group_id)
-    prior = await accepted_pair(txn, group_id, identity_key)
+    value = await txn.get(ACCEPTED, group_id + identity_key)
+    prior = None if value is None else AcceptedRow.unpack(value)
     if prior is not None:
-        ledger.accepted[identity_key] = prior
-    ledger.record(identity_key, record.version, record.rules_hash, record.signature)
-    if ledger.accepted[identity_key] != prior:
-        row = AcceptedRow(
-            group_id, identity_key, handle, record.version, record.rules_hash, record.signature
+        ledger.accepted[identity_key] = (prior.version, prior.rules_hash)
+    ledger.record(identity_key, version, hash_, signature)
+    if prior is not None and ledger.accepted[identity_key] == (prior.version, prior.rules_hash):
+        return
+    if not handle and prior is not None:
+        handle = prior.handle
+    row = AcceptedRow(group_id, identity_key, handle, version, hash_, signature)
+    order = await txn.next_order(ACCEPTED, group_id)
+    await txn.put(ACCEPTED, group_id + identity_key, row.pack(), partition=group_id,
+                  order=order)  # fmt: skip
+
+
+async def keep_list(txn: Txn, group_id: bytes, record: AcceptanceList) -> int:
+    """Every entry of an ``AcceptanceList`` into the ledger; how many were new."""
+    added = 0
+    for identity_key, signature in record.pairs():
+        before = await accepted_pair(txn, group_id, identity_key)
+        await keep_signed(
+            txn, group_id, identity_key, "", record.version, record.rules_hash, signature
         )
-        order = await txn.next_order(ACCEPTED, group_id)
-        await txn.put(ACCEPTED, group_id + identity_key, row.pack(), partition=group_id,
-                      order=order)  # fmt: skip
+        added += before != await accepted_pair(txn, group_id, identity_key)
+    return added
 
 
 async def page_start(txn: Txn, group_id: bytes, group: Group) -> Pair | None:
-    """Before a page of the log is processed: the rules in force, and (the first time)
-    the baseline of who was in the group when this client came in."""
-    pair = rules_pair(group.extensions)
-    if await txn.get(BASELINE, group_id) is None:
-        me = roster_of(group).at(group.my_leaf_index)
-        others = tuple(sorted(m.identity_key for m in roster_of(group) if me is None or m != me))
-        version, hash_ = pair or (0, b"")
-        await txn.put(BASELINE, group_id, BaselineRow(group_id, version, hash_, others).pack())
-    return pair
+    """Before a page of the log is processed: the rules in force."""
+    return rules_pair(group.extensions)
 
 
 # -- judging received records ----------------------------------------------------------
@@ -188,11 +192,6 @@ async def judge(
         return None
     if await accepted_pair(txn, group_id, sender_key) == rules_now:
         return None
-    value = await txn.get(BASELINE, group_id)
-    if value is not None:
-        base = BaselineRow.unpack(value)
-        if (base.version, base.rules_hash) == rules_now and sender_key in base.members:
-            return None
     return NOT_ACCEPTED, (
         f"{sender} tried to post — refused: {sender} has not accepted the group's current "
         f"rules (version {rules_now[0]})"
@@ -226,7 +225,7 @@ async def check_sending(
     )
 
 
-# -- the feature: received Rules and RulesAcceptance records ----------------------------
+# -- the feature: received Rules, RulesAcceptance and AcceptanceList records ------------
 
 
 async def receive(incoming: Incoming) -> MessageView | None:
@@ -241,19 +240,21 @@ async def receive(incoming: Incoming) -> MessageView | None:
         await keep_acceptance(
             incoming.txn, incoming.group_id, incoming.sender_key, incoming.sender, record
         )
+    elif isinstance(record, AcceptanceList):
+        await keep_list(incoming.txn, incoming.group_id, record)
     return None
 
 
-FEATURE = register(Feature("rules", (Rules, RulesAcceptance), receive))  # type: ignore[arg-type]
+FEATURE = register(
+    Feature("rules", (Rules, RulesAcceptance, AcceptanceList), receive)  # type: ignore[arg-type]
+)
 
 __all__ = [
     "ACCEPTED",
-    "BASELINE",
     "NOT_ACCEPTED",
     "POSTING",
     "RULES_TEXT",
     "AcceptedRow",
-    "BaselineRow",
     "RulesNotAccepted",
     "RulesRow",
     "acceptances",
@@ -261,7 +262,9 @@ __all__ = [
     "check_sending",
     "judge",
     "keep_acceptance",
+    "keep_list",
     "keep_rules",
+    "keep_signed",
     "page_start",
     "rules_pair",
     "rules_row",

@@ -10,6 +10,9 @@ msgpack map ``{"v": 1, "t": <type>, "id", "sent_at", ...}``) and decode through
   1..16384 bytes;
 * 33 ``RulesAcceptance``: ``version`` int 1..2^32−1, ``rules_hash`` bin 32,
   ``signature`` bin 64;
+* 34 ``AcceptanceList``: ``version`` int 1..2^32−1, ``rules_hash`` bin 32,
+  ``newcomer`` bin 32, ``entries`` bin 96..48000: 1..500 entries of
+  ``identity_key (32) || signature (64)``, identity keys strictly ascending;
 * 48 ``WelcomeMessage``: ``text`` str (text) 0..2000 bytes, ``newcomer`` bin 32 opt;
 * 49 ``HistoryShare``: ``newcomer`` bin 32, ``level`` int 1..2, ``blob_id`` bin 16,
   ``sha256`` bin 32, ``size`` int 0..2^26, ``chunk_size`` int 1024..1048576,
@@ -20,13 +23,17 @@ has the checks): ``Rules`` counts only from a moderator and only if
 ``(version, rules_hash(group_id, version, salt, text))`` is the join settings'
 current pair (:func:`~cove.protocol.invites.rules.check_rules_text`);
 ``RulesAcceptance`` counts only if the sender's identity key signed it
-(:class:`~cove.protocol.invites.rules.RulesLedger`); ``WelcomeMessage`` and
-``HistoryShare`` count only from a moderator.
+(:class:`~cove.protocol.invites.rules.RulesLedger`); ``AcceptanceList`` counts
+only from a moderator, for the current pair, and only if every entry's signature
+verifies under its identity key; ``WelcomeMessage`` and ``HistoryShare`` count
+only from a moderator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Annotated, ClassVar, Final, Self
 
 from ..errors import DecodeError
@@ -90,6 +97,33 @@ class _Int(Spec):
         return f"int, {self.minimum}..{self.maximum}"
 
 
+#: one entry of an ``AcceptanceList``: identity key (32) || acceptance signature (64)
+ACCEPTANCE_ENTRY_LEN: Final = 96
+#: entries per ``AcceptanceList`` record (the record stays under the 49 152-byte bucket);
+#: a longer list is sent as several records
+MAX_LIST_ENTRIES: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Entries(Spec):
+    """Concatenated 96-byte entries, identity keys strictly ascending (so one
+    spelling, no duplicates)."""
+
+    def problem(self, value: object) -> str | None:
+        if type(value) is not bytes:
+            return "expected bytes"
+        n, rest = divmod(len(value), ACCEPTANCE_ENTRY_LEN)
+        if rest or not 1 <= n <= MAX_LIST_ENTRIES:
+            return f"{len(value)} bytes, not 1..{MAX_LIST_ENTRIES} entries of 96"
+        keys = [value[i : i + 32] for i in range(0, len(value), ACCEPTANCE_ENTRY_LEN)]
+        if any(a >= b for a, b in pairwise(keys)):
+            return "identity keys not strictly ascending"
+        return None
+
+    def describe(self) -> str:
+        return f"bin, 1..{MAX_LIST_ENTRIES} entries of identity key (32) || signature (64)"
+
+
 _ID = _Bin(16, 16)
 _SENT_AT = _Int(0, (1 << 53) - 1)
 
@@ -140,6 +174,32 @@ class RulesAcceptance(_JoinRecord):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AcceptanceList(_JoinRecord):
+    """The members' signed acceptances of the current rules, sent by a moderator for
+    ``newcomer`` (who cannot read the acceptances sent before she joined)."""
+
+    RECORD_TYPE: ClassVar[int] = 34
+
+    version: Annotated[int, _Int(1, 0xFFFFFFFF)]
+    rules_hash: Annotated[bytes, _Bin(32, 32)]
+    newcomer: Annotated[bytes, _Bin(32, 32)]
+    entries: Annotated[bytes, _Entries()]
+
+    def __repr__(self) -> str:
+        return f"AcceptanceList(version={self.version}, entries={len(self.pairs())})"
+
+    def pairs(self) -> list[tuple[bytes, bytes]]:
+        """The ``(identity key, signature)`` entries, in order."""
+        e, n = self.entries, ACCEPTANCE_ENTRY_LEN
+        return [(e[i : i + 32], e[i + 32 : i + n]) for i in range(0, len(e), n)]
+
+    @staticmethod
+    def pack_entries(pairs: Iterable[tuple[bytes, bytes]]) -> bytes:
+        """``entries`` from ``(identity key, signature)`` pairs (sorted here)."""
+        return b"".join(k + s for k, s in sorted(pairs))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WelcomeMessage(_JoinRecord):
     """The moderators' welcome text; with ``newcomer``, the greeting sent to her."""
 
@@ -174,6 +234,7 @@ class HistoryShare(_JoinRecord):
 JOIN_RECORD_CLASSES: Final[tuple[type[_JoinRecord], ...]] = (
     Rules,
     RulesAcceptance,
+    AcceptanceList,
     WelcomeMessage,
     HistoryShare,
 )
@@ -182,4 +243,13 @@ for _cls in JOIN_RECORD_CLASSES:
     register_record_class(_cls.RECORD_TYPE, _cls)
 
 
-__all__ = ["JOIN_RECORD_CLASSES", "HistoryShare", "Rules", "RulesAcceptance", "WelcomeMessage"]
+__all__ = [
+    "ACCEPTANCE_ENTRY_LEN",
+    "JOIN_RECORD_CLASSES",
+    "MAX_LIST_ENTRIES",
+    "AcceptanceList",
+    "HistoryShare",
+    "Rules",
+    "RulesAcceptance",
+    "WelcomeMessage",
+]

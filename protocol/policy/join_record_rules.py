@@ -7,6 +7,11 @@ registered in the default record table of :mod:`.records`.
   the join settings' pair (``policy.record.rules_mismatch``);
 * 33 ``RulesAcceptance``: any member, signed by the sender's identity key
   (``policy.record.acceptance_invalid``);
+* 34 ``AcceptanceList``: moderators and up
+  (``policy.record.acceptance_list_requires_moderator``), for the join settings'
+  current ``(version, hash)`` (``policy.record.acceptance_list_mismatch``), and
+  every entry's signature verifies under the identity key it names
+  (``policy.record.acceptance_list_invalid``) — one bad entry refuses the record;
 * 48 ``WelcomeMessage`` and 49 ``HistoryShare``: moderators and up
   (``policy.record.welcome_requires_moderator``,
   ``policy.record.history_requires_moderator``).
@@ -19,7 +24,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..app.join_records import HistoryShare, Rules, RulesAcceptance, WelcomeMessage
+from ..app.join_records import (
+    AcceptanceList,
+    HistoryShare,
+    Rules,
+    RulesAcceptance,
+    WelcomeMessage,
+)
 from ..invites.errors import InviteRefused
 from ..invites.rules import check_rules_text, verify_acceptance
 from . import rules as R
@@ -60,9 +71,30 @@ def acceptance_record_rule(ctx: RecordContext) -> Decision:
     return ALLOWED
 
 
+def acceptance_list_record_rule(ctx: RecordContext) -> Decision:
+    """``AcceptanceList``: from a moderator, for the current rules, every entry signed."""
+    action = "send a newcomer the rules acceptances"
+    if not can(ctx.sender_role, Capability.CAN_ADD_PARTICIPANT):
+        return ctx.refuse(R.ACCEPTANCE_LIST_REQUIRES_MODERATOR, action)
+    record = ctx.record
+    assert isinstance(record, AcceptanceList)
+    current = ctx.join_settings.rules if ctx.join_settings is not None else None
+    if current != (record.version, record.rules_hash):
+        return ctx.refuse(R.ACCEPTANCE_LIST_MISMATCH, action)
+    for identity_key, signature in record.pairs():
+        try:
+            verify_acceptance(
+                identity_key, ctx.group_id, record.version, record.rules_hash, signature
+            )
+        except InviteRefused:
+            return ctx.refuse(R.ACCEPTANCE_LIST_INVALID, action)
+    return ALLOWED
+
+
 JOIN_RECORD_RULES: Final = (
     (Rules.RECORD_TYPE, rules_record_rule),
     (RulesAcceptance.RECORD_TYPE, acceptance_record_rule),
+    (AcceptanceList.RECORD_TYPE, acceptance_list_record_rule),
     (
         WelcomeMessage.RECORD_TYPE,
         requires(
@@ -89,4 +121,9 @@ def register_join_record_rules(table: RecordRules) -> None:
 
 register_join_record_rules(DEFAULT_RECORD_RULES)
 
-__all__ = ["acceptance_record_rule", "register_join_record_rules", "rules_record_rule"]
+__all__ = [
+    "acceptance_list_record_rule",
+    "acceptance_record_rule",
+    "register_join_record_rules",
+    "rules_record_rule",
+]

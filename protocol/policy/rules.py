@@ -129,6 +129,18 @@ ACCEPTANCE_INVALID = rule(
     "policy.record.acceptance_invalid",
     "the rules acceptance is not signed by the sender's identity key",
 )
+ACCEPTANCE_LIST_REQUIRES_MODERATOR = rule(
+    "policy.record.acceptance_list_requires_moderator",
+    "only moderators and owners can send a newcomer the list of rules acceptances",
+)
+ACCEPTANCE_LIST_MISMATCH = rule(
+    "policy.record.acceptance_list_mismatch",
+    "the list of rules acceptances is not for the rules version and hash in the group's settings",
+)
+ACCEPTANCE_LIST_INVALID = rule(
+    "policy.record.acceptance_list_invalid",
+    "an acceptance in the list is not signed by the identity key it names",
+)
 WELCOME_REQUIRES_MODERATOR = rule(
     "policy.record.welcome_requires_moderator",
     "only moderators and owners can set or send the welcome message",

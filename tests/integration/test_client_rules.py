@@ -13,6 +13,7 @@ import pytest
 from cove.client import CoveClient
 from cove.client.errors import NoPermission
 from cove.client.features import moderation as mod
+from cove.client.features import rules_gate as gate
 from cove.client.features.rules import current_rules
 from cove.client.features.rules_gate import RulesNotAccepted
 from cove.protocol.app import Post, new_record_id
@@ -162,8 +163,14 @@ def test_members_accept_the_rules_before_posting_and_receivers_enforce_it(
             )  # fmt: skip
             await eve.rules.accept(gid)
             eve_tid = await eve.new_thread(gid, "Hello", "new here")
-            # she cannot see acceptances sent before she came: members present then
-            # count as having accepted the version in force until it changes
+            # she cannot read the acceptances sent before she came: olga's app sent
+            # them (an AcceptanceList) right after adding her, so she takes ana's post
+            # and would refuse cara's and dan's, like everyone else
+            async with eve.store.transaction() as txn:
+                seeded = await gate.acceptances(txn, gid)
+            assert sorted(r.identity_key for r in seeded) == sorted(
+                [olga.account.identity_key, ana.account.identity_key, eve.account.identity_key]
+            )
             await ana.sync()
             await ana.post(gid, tid, "welcome eve")
             await eve.sync()

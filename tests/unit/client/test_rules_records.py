@@ -8,7 +8,7 @@ from cove.client.errors import UsageProblem
 from cove.client.features.history_bundle import SharedRow
 from cove.client.features.newcomers import PendingShare, WelcomeRow, parse_level
 from cove.client.features.rules import PendingAcceptance, check_rules_input
-from cove.client.features.rules_gate import AcceptedRow, BaselineRow, RulesRow
+from cove.client.features.rules_gate import AcceptedRow, RulesRow
 from cove.client.store import StoreCorrupted
 from cove.protocol.invites import HistoryLevel
 
@@ -22,7 +22,7 @@ def test_reprs_hide_rules_text_welcome_text_and_bundle_keys() -> None:
         WelcomeRow(b"g", SECRET, "ana"),
         PendingShare(b"g", 1, 1, "ana", SECRET.encode(), KEY),
         AcceptedRow(b"g", b"a" * 32, "ana", 1, b"h" * 32, b"s" * 64),
-        BaselineRow(b"g", 1, b"h" * 32, (b"a" * 32,)),
+        AcceptedRow(b"g", b"a" * 32, "", 1, b"h" * 32, b"s" * 64),  # from an AcceptanceList
         PendingAcceptance(b"g", 1, b"h" * 32),
         SharedRow(b"g", "ana"),
     ]

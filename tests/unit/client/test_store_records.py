@@ -78,11 +78,11 @@ def test_local_store_doc_lists_every_record_and_field() -> None:
     from cove.client.features.history_bundle import SharedRow
     from cove.client.features.newcomers import PendingShare, WelcomeRow
     from cove.client.features.rules import PendingAcceptance
-    from cove.client.features.rules_gate import AcceptedRow, BaselineRow, RulesRow
+    from cove.client.features.rules_gate import AcceptedRow, RulesRow
 
     classes = [Account, GroupRecord, EpochPart, MessagePart, MessageRow, QuarantineRow, Pin,
                Bundle, ApplicationEntry, HandshakeEntry, CommitEntry, ReadMarker, Draft,
-               FormatRecord, RulesRow, AcceptedRow, BaselineRow, PendingAcceptance, WelcomeRow,
+               FormatRecord, RulesRow, AcceptedRow, PendingAcceptance, WelcomeRow,
                PendingShare, SharedRow]  # fmt: skip
     for cls in classes:
         line = re.search(rf"^\*\*`{cls.KIND}`\*\* \(version (\d+)\): (.*)$", doc, re.M)
