@@ -27,6 +27,7 @@ longer available :class:`StateError`.
 from __future__ import annotations
 
 import hmac
+import struct
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -183,6 +184,9 @@ def _guarded(nonce: bytes, reuse_guard: bytes) -> bytes:
     return head.to_bytes(4, "big") + nonce[4:]
 
 
+_LEAF_GENERATION = struct.Struct(">II")
+
+
 def padding_for(length: int, block: int) -> int:
     """Zero bytes that bring a plaintext of ``length`` bytes to a multiple of ``block``."""
     if block <= 1:
@@ -211,13 +215,15 @@ def protect_private(
         raise UsageError("only members send PrivateMessages")
     content_type = content.content_type
     data = content.content
+    # The AEAD tag adds a constant, so padding the plaintext pads the ciphertext.
     if isinstance(data, bytes):  # application data: PrivateMessageContent in one join
         signature = auth_content.auth.signature
-        body = b"".join((encode_varint(len(data)), data, encode_varint(len(signature)), signature))
+        head, sig_head = encode_varint(len(data)), encode_varint(len(signature))
+        pad = padding_for(len(head) + len(data) + len(sig_head) + len(signature), padding_block)
+        body = b"".join((head, data, sig_head, signature, bytes(pad)))
     else:
         body = PrivateMessageContent(data, auth_content.auth).to_bytes()
-    # The AEAD tag adds a constant, so padding the plaintext pads the ciphertext.
-    body += bytes(padding_for(len(body), padding_block))
+        body += bytes(padding_for(len(body), padding_block))
     leaf = content.sender.index
     generation, key, nonce = secret_tree.next_encryption_keys(leaf, _ratchet_type(content_type))
     reuse_guard = rng.random_bytes(REUSE_GUARD_LENGTH)
@@ -226,7 +232,8 @@ def protect_private(
     aad = b"".join((sd_aad, encode_varint(len(ad)), ad))  # PrivateContentAAD
     ciphertext = suite.aead_encrypt(key, _guarded(nonce, reuse_guard), aad, body)
     sd_key, sd_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
-    sender_data = SenderData(leaf, generation, reuse_guard).to_bytes()
+    # SenderData (uint32 leaf_index, uint32 generation, reuse_guard[4]) in one pack
+    sender_data = _LEAF_GENERATION.pack(leaf, generation) + reuse_guard
     encrypted_sender_data = suite.aead_encrypt(sd_key, sd_nonce, sd_aad, sender_data)
     return PrivateMessage(
         group_id=content.group_id,
