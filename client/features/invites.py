@@ -58,6 +58,7 @@ class Invites:
         self._joining = Joining(client)
         self._requests = Requests(client, self._links)
         self._roles = RoleFollower(client, self._links)
+        self._links.follow = self._roles.follow
         # the moderators' group follows role changes: after our own change, and after
         # each sync (someone else's change, a moderator's own leave)
         client.moderation.on_changing.append(self._roles.before_change)

@@ -238,7 +238,9 @@ class Links:
             return False  # the others learn nothing new; this moderator's own log stands
         return True
 
-    async def derive(self, group_id: bytes, generation: int) -> IntakeKeyPair | None:
+    async def derive(
+        self, group_id: bytes, generation: int, *, keep: bool = True
+    ) -> IntakeKeyPair | None:
         mod_id = moderators_group_id(group_id)
         async with self.c.store.transaction() as txn:
             if not await self.c.states.is_active(txn, mod_id):
@@ -249,7 +251,8 @@ class Links:
                 INTAKE_EXPORTER_LABEL, intake_exporter_context(group_id, generation), 32
             )
             pair = derive_intake_key(value, generation)
-            await S.keep_intake(txn, group_id, pair)
+            if keep:
+                await S.keep_intake(txn, group_id, pair)
         return pair
 
     # -- links ----------------------------------------------------------------------

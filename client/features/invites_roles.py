@@ -148,7 +148,7 @@ class RoleFollower:
 
     async def after_sync(self, group_id: bytes) -> None:
         """The sync runner's follow-up: never lets a sync fail (the next one retries)."""
-        with contextlib.suppress(ClientError, RelayError):
+        with contextlib.suppress(ClientError, RelayError, CoveError):
             await self.follow(group_id)
 
     async def before_change(self, group_id: bytes) -> None:
@@ -175,14 +175,19 @@ class RoleFollower:
         if m_policy is None or m_policy.role_of(me, in_group=True) != Role.OWNER:
             return  # only an owner of the moderators' group changes who is in it
         intake = join_settings(group).intake
-        if stale and intake is not None:  # owed until published, even if we stop midway
-            async with self.c.store.transaction() as txn:
+        async with self.c.store.transaction() as txn:
+            owed_before = await txn.get(SEALED, group_id + OWED)
+            if stale and intake is not None:  # owed until published, even if we stop
                 await txn.put(SEALED, group_id + OWED, SealedWith(intake.generation).pack())
         for key, handle in stale.items():
             if m_policy.role_of(key, in_group=True) == Role.OWNER:
                 await self.set_role(mod_id, key, Role.MEMBER)
-            await self.remove(mod_id, key)
-            done.removed.append(handle)
+            if await self.remove(mod_id, key):
+                done.removed.append(handle)
+        if stale and not done.removed and owed_before is None:
+            # another moderator's client took them out first: the rotation is hers
+            async with self.c.store.transaction() as txn:
+                await txn.delete(SEALED, group_id + OWED)
         for handle in missing:
             try:
                 await self.c.group_ops.add(mod_id, [handle])
@@ -232,9 +237,19 @@ class RoleFollower:
     async def set_role(self, mod_id: bytes, key: bytes, role: Role) -> None:
         """Every moderator owns the moderators' group, so any of them can take another
         out of it (an owner is first made a member: nobody removes an equal)."""
-        await self._commit(mod_id, lambda s: set_role_proposals(s, key, role))
 
-    async def remove(self, mod_id: bytes, key: bytes) -> None:
+        def build(state: GroupState) -> list[ProposalBody] | None:
+            # another moderator's client may have done it, or taken her out, first
+            if key not in state.roster.identities():
+                return None
+            policy = GroupPolicy.from_extensions(state.extensions)
+            if policy is not None and policy.role_of(key, in_group=True) == role:
+                return None
+            return set_role_proposals(state, key, role)
+
+        await self._commit(mod_id, build)
+
+    async def remove(self, mod_id: bytes, key: bytes) -> bool:
         """Remove her leaves; the relay's table is told too when it lets this member
         (the creator) do so, else she stays listed there and reads nothing new."""
         handle = ""
@@ -251,7 +266,7 @@ class RoleFollower:
             leaves = [m.leaf for m in state.roster if m.identity_key == key]
             return remove_proposals(state, leaves) if leaves else None
 
-        await self._commit(mod_id, build, remove=accounts)
+        return await self._commit(mod_id, build, remove=accounts)
 
     async def share_all(self, group_id: bytes) -> None:
         """Send what a new moderator needs: every kept intake key pair, every live link
@@ -297,13 +312,9 @@ class RoleFollower:
         if current is None:
             return  # no approval link yet: the first one derives generation 1
         generation = current.generation + 1
-        pair = await self.links.derive(group_id, generation)
+        pair = await self.links.derive(group_id, generation, keep=False)
         if pair is None:
             return
-        await self.links.share(group_id, IntakeKeyShare(
-            id=new_record_id(self.c.rng), sent_at=self.c.clock.now(), group=group_id,
-            generation=generation, private_key=pair.private_key,
-        ))  # fmt: skip
         async with self.c.store.transaction() as txn:
             kept = await S.kept_links(txn, group_id)
         theirs = []
@@ -314,22 +325,35 @@ class RoleFollower:
                 continue
             if any(link.pins(h, key) for key, h in gone.items()):
                 theirs.append(link_id)
+        ours = [False]
 
         def change(s: JoinSettings) -> JoinSettings:
-            s = replace(s, intake=pair.public)
+            # another moderator's client may have published the next generation first:
+            # hers stands (one key per generation), ours is dropped
+            ours[0] = s.intake is None or s.intake.generation < generation
+            if ours[0]:
+                s = replace(s, intake=pair.public)
             for link_id in theirs:
                 if s.link(link_id) is not None:
                     s = s.without_link(link_id)
             return s
 
         await change_join_settings(self.c.outbox, group_id, change, now=self.c.clock.now)
-        done.generation = generation
         for link_id in theirs:
             with contextlib.suppress(RelayError, ClientError):
                 await revoke_link(self.c.ctx.session, group_id, link_id)
             async with self.c.store.transaction() as txn:
                 await txn.delete(S.LINKS, link_id)
         done.dropped_links = len(theirs)
+        if not ours[0]:
+            return
+        async with self.c.store.transaction() as txn:
+            await S.keep_intake(txn, group_id, pair)
+        await self.links.share(group_id, IntakeKeyShare(
+            id=new_record_id(self.c.rng), sent_at=self.c.clock.now(), group=group_id,
+            generation=generation, private_key=pair.private_key,
+        ))  # fmt: skip
+        done.generation = generation
 
     async def _reseal_if_behind(self, group_id: bytes, done: Followed) -> None:
         group = await self._state(group_id)

@@ -238,3 +238,43 @@ def test_a_removed_or_banned_moderator_is_followed(
     assert (queue["refused"], [r["handle"] for r in queue["requests"]]) == ([], ["ida"])
     mods = [g for g in org.ok("groups") if g["name"] == "moderators of Fatigue Fridays"]
     assert [g["members"] for g in mods] == [2]  # the organizer and lou
+
+
+def test_a_second_owner_demotes_a_moderator_she_did_not_add(
+    tmp_path: Path, links_relay: RelayProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every moderator owns the moderators' group, so an owner who did not create it
+    takes a demoted moderator out of it (the relay's table of that group keeps its one
+    owner, the creator, and still lists her: she reads nothing new)."""
+    org, gid = organizer(tmp_path, links_relay, capsys, "org-two-owners")
+    ola = moderator(tmp_path, links_relay, capsys, org, gid, "olaowner")
+    org.ok("group", "role", gid, "olaowner", "owner")
+    kim = moderator(tmp_path, links_relay, capsys, org, gid, "kimtwo")
+    made = org.ok("invite", "create", gid, "--question", Q1)
+    for who in (ola, kim):
+        who.ok("sync")
+        assert state(who.home, gid)[0] is True
+    ola.ok("group", "role", gid, "kimtwo", "member")
+    _, ola_pairs, settings = state(ola.home, gid)
+    assert generation(settings) == 2 and set(ola_pairs) == {1, 2}
+    mods = [g for g in ola.ok("groups") if g["name"] == "moderators of Fatigue Fridays"]
+    assert [g["members"] for g in mods] == [2]
+    # the organizer learns the new key through the moderators' group; her preview
+    # is re-sealed by her own client at its next sync
+    org.ok("sync")
+    assert set(state(org.home, gid)[1]) == {1, 2}
+    assert (
+        Cove(tmp_path / "p", capsys).ok("join", made["url"], "--preview")["intake_generation"] == 2
+    )
+    Cove(tmp_path / "una", capsys).ok("join", made["url"], "--answer", A1, "--handle", "una")
+    [(_, sealed)] = queued(links_relay, parse_invite_link(made["url"]).link_id)
+    assert sealed[11:15] == (2).to_bytes(4, "big")
+    assert [r["handle"] for r in ola.ok("requests", gid)["requests"]] == ["una"]
+    kim.ok("sync")
+    _, kim_pairs, _ = state(kim.home, gid)
+    assert set(kim_pairs) == {1}
+    with pytest.raises(InviteRefused) as caught:
+        open_join_request(
+            sealed, kim_pairs, group_id=bytes.fromhex(gid), settings=settings, questions=(Q1,)
+        )  # type: ignore[arg-type]
+    assert caught.value.rule == "invite.request.undecryptable"
