@@ -29,11 +29,13 @@ from cove.client.features.invites_links import (
     qr_code,
 )
 from cove.client.features.invites_requests import RefusedRequest, Requests, RequestView
+from cove.client.features.invites_roles import Followed, RoleFollower
 
 if TYPE_CHECKING:
     from cove.client.service import CoveClient
 
 __all__ = [
+    "Followed",
     "InviteProblem",
     "Invites",
     "JoinStatus",
@@ -55,6 +57,13 @@ class Invites:
         self._links = Links(client)
         self._joining = Joining(client)
         self._requests = Requests(client, self._links)
+        self._roles = RoleFollower(client, self._links)
+        self._links.follow = self._roles.follow
+        # the moderators' group follows role changes: after our own change, and after
+        # each sync (someone else's change, a moderator's own leave)
+        client.moderation.on_changing.append(self._roles.before_change)
+        client.moderation.on_changed.append(self._roles.after_sync)
+        client.runner.after_sync.append(self._roles.after_sync)
 
     # -- moderators: links ------------------------------------------------------------
 
@@ -81,6 +90,14 @@ class Invites:
 
     async def refresh_previews(self, group_id: bytes) -> int:
         return await self._links.refresh_previews(group_id)
+
+    async def follow_roles(self, group_id: bytes) -> Followed:
+        """Put the moderators' group in step with the group's moderators and owners:
+        add who was promoted (and share the keys and links), remove who was demoted,
+        removed or banned, rotate the intake key, re-seal previews. Runs by itself
+        after role changes and syncs; this runs it now."""
+        await self._links.require_moderator(group_id)
+        return await self._roles.follow(group_id)
 
     # -- anyone: the preview and joining ---------------------------------------------
 

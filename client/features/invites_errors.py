@@ -16,7 +16,14 @@ from cove.client.transport import RelayError
 from cove.protocol.invites import RULES, InviteLinkError, InviteRefused
 from cove.protocol.wire.codes import ErrorCode
 
-__all__ = ["InviteProblem", "LinkMistyped", "from_link_error", "from_refusal", "from_relay"]
+__all__ = [
+    "InviteProblem",
+    "LinkMistyped",
+    "from_link_error",
+    "from_refusal",
+    "from_relay",
+    "unpublished",
+]
 
 #: What a person holding a dead link can do about it.
 _ADVICE = {
@@ -71,3 +78,14 @@ def from_relay(exc: RelayError) -> ClientError:
             "invite.link.unknown", "the relay knows no such invite link (check the link)"
         )
     return client_error(exc)
+
+
+def unpublished(generation: int, current: int) -> InviteProblem:
+    """A request sealed to an intake generation the group's moderators never published
+    (the client-side rule ``invite.request.unpublished_generation``): a forged preview,
+    or a relay's invention. Nobody opens it."""
+    return InviteProblem(
+        "invite.request.unpublished_generation",
+        f"the join request is sealed to moderators' key generation {generation}, which "
+        f"this group's moderators never published (the current one is {current})",
+    )

@@ -87,6 +87,8 @@ class PreviewView:
     inviter_fingerprint: str
     expires_at: int
     max_uses: int
+    #: the moderators' key generation the request will be sealed to (0: an open link)
+    intake_generation: int = 0
 
     def doc(self) -> dict[str, Any]:
         return {
@@ -97,7 +99,7 @@ class PreviewView:
             "history_label": self.history_label, "welcome_message": self.welcome_message,
             "inviter": self.inviter,
             "inviter_fingerprint": self.inviter_fingerprint, "expires_at": self.expires_at,
-            "max_uses": self.max_uses,
+            "max_uses": self.max_uses, "intake_generation": self.intake_generation,
         }  # fmt: skip
 
 
@@ -132,6 +134,7 @@ def view(preview: LinkPreview) -> PreviewView:
         preview.mode.name.lower(), preview.rules_version, preview.rules_text, preview.questions,
         preview.history.name.lower(), preview.history.label, preview.welcome_message,
         preview.inviter_handle, fp[:10].hex(), preview.expires_at, preview.max_uses,
+        preview.intake.generation if preview.intake else 0,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ Creating a link (``docs/protocol/invites.md`` §16):
 from __future__ import annotations
 
 import io
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,8 @@ def _check_questions(questions: tuple[str, ...]) -> None:
 class Links:
     def __init__(self, client: CoveClient) -> None:
         self.c = client
+        #: set by ``Invites``: the moderators' group follows the roles (invites_roles)
+        self.follow: Callable[[bytes], Awaitable[object]] | None = None
 
     # -- helpers --------------------------------------------------------------------
 
@@ -185,9 +188,15 @@ class Links:
             pairs = await S.intake_pairs(txn, group.group_id)
         if settings.intake is not None:
             pair = pairs.get(settings.intake.generation)
+            if pair is None:  # the Welcome to the moderators' group, or the key, may wait
+                await self.c.sync()
+                async with self.c.store.transaction() as txn:
+                    pair = (await S.intake_pairs(txn, group.group_id)).get(
+                        settings.intake.generation
+                    )
             if pair is not None and pair.public == settings.intake:
                 return pair
-            derived = await self._derive(group.group_id, settings.intake.generation)
+            derived = await self.derive(group.group_id, settings.intake.generation)
             if derived is not None and derived.public == settings.intake:
                 return derived
             raise ClientError(
@@ -201,8 +210,10 @@ class Links:
             try:
                 await self.c.group_ops.add(mod_id, [handle])
             except ClientError:
-                continue  # no KeyPackage now: she is added when she is next made moderator
-        pair = await self._derive(group.group_id, 1)
+                continue  # no KeyPackage now: a later sync adds her (invites_roles)
+        if self.follow is not None:  # every moderator made an owner of it (invites_roles)
+            await self.follow(group.group_id)
+        pair = await self.derive(group.group_id, 1)
         assert pair is not None
         await self.share(group.group_id, IntakeKeyShare(
             id=new_record_id(self.c.rng), sent_at=self.c.clock.now(), group=group.group_id,
@@ -227,7 +238,9 @@ class Links:
             return False  # the others learn nothing new; this moderator's own log stands
         return True
 
-    async def _derive(self, group_id: bytes, generation: int) -> IntakeKeyPair | None:
+    async def derive(
+        self, group_id: bytes, generation: int, *, keep: bool = True
+    ) -> IntakeKeyPair | None:
         mod_id = moderators_group_id(group_id)
         async with self.c.store.transaction() as txn:
             if not await self.c.states.is_active(txn, mod_id):
@@ -238,7 +251,8 @@ class Links:
                 INTAKE_EXPORTER_LABEL, intake_exporter_context(group_id, generation), 32
             )
             pair = derive_intake_key(value, generation)
-            await S.keep_intake(txn, group_id, pair)
+            if keep:
+                await S.keep_intake(txn, group_id, pair)
         return pair
 
     # -- links ----------------------------------------------------------------------

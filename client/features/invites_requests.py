@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from cove.client.errors import UsageProblem
 from cove.client.features import invites_store as S
-from cove.client.features.invites_errors import InviteProblem, from_refusal, from_relay
+from cove.client.features.invites_errors import (
+    InviteProblem,
+    from_refusal,
+    from_relay,
+    unpublished,
+)
 from cove.client.features.join_settings import join_settings
 from cove.client.features.moderation import Refused, require_policed
 from cove.client.group_state import handles
@@ -35,6 +40,7 @@ from cove.protocol.invites import (
     LinkMode,
     link_id_text,
     open_join_request,
+    request_header,
     seal_decline,
     with_join_settings,
 )
@@ -131,6 +137,15 @@ class Requests:
             k = kept.get(link.link_id)
             questions = k.questions if k else ()
             for e in entries:
+                try:
+                    _, generation = request_header(e.sealed)
+                except InviteRefused as exc:
+                    out.append(_Queued(e, link.link_id, None, from_refusal(exc), questions))
+                    continue
+                if generation > settings.intake.generation:
+                    out.append(_Queued(e, link.link_id, None, unpublished(
+                        generation, settings.intake.generation), questions))  # fmt: skip
+                    continue
                 try:
                     req = open_join_request(
                         e.sealed, pairs, group_id=group_id, settings=settings,

@@ -15,7 +15,7 @@ request. The relay's table never decides anything a client accepts.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, cast
 
@@ -81,6 +81,20 @@ class Moderation:
         self.states = states
         self.trust = trust
         self.outbox = outbox
+        #: called with the group id after a role change, removal or ban was committed
+        #: (the invites feature moves the moderators' group and the intake key along)
+        self.on_changed: list[Callable[[bytes], Awaitable[None]]] = []
+        #: called with the group id before such a change is built (the invites feature
+        #: reads the moderators' group first, while the roles are still the old ones)
+        self.on_changing: list[Callable[[bytes], Awaitable[None]]] = []
+
+    async def _changing(self, group_id: bytes) -> None:
+        for hook in self.on_changing:
+            await hook(group_id)
+
+    async def _changed(self, group_id: bytes) -> None:
+        for hook in self.on_changed:
+            await hook(group_id)
 
     async def _group(self, group_id: bytes) -> Group:
         async with self.ctx.store.transaction() as txn:
@@ -153,21 +167,25 @@ class Moderation:
         if role not in ROLES_BY_NAME:
             raise UsageProblem("a role is owner, moderator or member")
         key = await self._member_key(group_id, handle)
+        await self._changing(group_id)
         await self._commit(group_id, lambda g, s: set_role_proposals(s, key, ROLES_BY_NAME[role]))
         accounts = await self._accounts(group_id, handle)
         if accounts:
             await self._hint("set_role", E.RoleRequest(account_id=accounts[0], role=role), group_id)
+        await self._changed(group_id)
 
     async def remove(self, group_id: bytes, handle: str) -> None:
         """Moderators and owners: remove a member of a lower role (their role goes too)."""
         key = await self._member_key(group_id, handle)
         accounts = await self._accounts(group_id, handle)
+        await self._changing(group_id)
 
         def build(group: Group, state: GroupState) -> list[ProposalBody] | None:
             leaves = [m.leaf for m in state.roster if m.identity_key == key]
             return remove_proposals(state, leaves) if leaves else None
 
         await self._commit(group_id, build, remove=accounts)
+        await self._changed(group_id)
 
     async def _note(self, group_id: bytes, action: int, key: bytes, reason: str) -> None:
         """The reason, as an encrypted record after the commit (never to the relay)."""
@@ -193,6 +211,7 @@ class Moderation:
                 raise UnknownHandle(f"'{handle}' is not a member and not known to this app")
             key = pin.identity_key
         accounts = await self._accounts(group_id, handle) if member is not None else ()
+        await self._changing(group_id)
         await self._commit(group_id, lambda g, s: ban_proposals(s, key), remove=accounts)
         note = BanNote(handle, key, accounts[0] if accounts else b"")
         async with self.ctx.store.transaction() as txn:
@@ -200,6 +219,7 @@ class Moderation:
         await self._note(group_id, BAN, key, reason)
         if accounts:
             await self._hint("ban", E.BanRequest(account_id=accounts[0], banned=True), group_id)
+        await self._changed(group_id)
 
     async def unban(self, group_id: bytes, handle: str, reason: str = "") -> None:
         """Moderators and owners: lift a ban (re-adding is a separate ``group add``)."""

@@ -436,8 +436,9 @@ def test_a_second_moderator_reads_approves_and_shares_the_replay_log(
 def test_notes_from_a_demoted_moderator_are_ignored(
     tmp_path: Path, links_relay: RelayProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """She is still in the moderators' group (removal on demotion is not built) and goes
-    under her client to overwrite the intake key: the others' clients ignore her."""
+    """Demoted, she is taken out of the moderators' group (``invites_roles``); going under
+    her client to overwrite the intake key there, she is refused by the relay, which no
+    longer serves her that group — and her stale copy of it could not be read anyway."""
     org, gid = organizer(tmp_path, links_relay, capsys, "org-demote")
     max_ = Cove(tmp_path / "max", capsys)
     max_.ok("init", "--relay", links_relay.url, "--handle", "maxmod",
@@ -449,21 +450,27 @@ def test_notes_from_a_demoted_moderator_are_ignored(
     url = org.ok("invite", "create", gid)["url"]
     org.ok("group", "role", gid, "maxmod", "member")
 
-    async def overwrite_the_key() -> None:
+    async def overwrite_the_key() -> str:
+        from cove.client.errors import NotAMember
         from cove.client.features.invites import moderators_group_id
         from cove.protocol.app.moderators_records import IntakeKeyShare
 
         c = await CoveClient.open(tmp_path / "max", "pw")
         try:
             await c.sync()
-            await c.outbox.send_record(moderators_group_id(bytes.fromhex(gid)), IntakeKeyShare(
-                id=b"\x05" * 16, sent_at=c.clock.now(), group=bytes.fromhex(gid),
-                generation=1, private_key=b"\x07" * 32,
-            ))  # fmt: skip
+            with pytest.raises(NotAMember) as caught:
+                await c.outbox.send_record(moderators_group_id(bytes.fromhex(gid)), IntakeKeyShare(
+                    id=b"\x05" * 16, sent_at=c.clock.now(), group=bytes.fromhex(gid),
+                    generation=1, private_key=b"\x07" * 32,
+                ))  # fmt: skip
+            return str(caught.value)
         finally:
             await c.close()
 
-    asyncio.run(overwrite_the_key())
+    assert asyncio.run(overwrite_the_key()) == (
+        "the relay no longer serves this group to you: you may no longer be a member "
+        "(leave it to delete its keys)"
+    )
     Cove(tmp_path / "nell", capsys).ok("join", url, "--handle", "nell")
     queue = org.ok("requests", gid)  # syncs the moderators' group first
     assert queue["refused"] == []
