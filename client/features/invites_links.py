@@ -272,6 +272,11 @@ class Links:
         group = await self.require_moderator(group_id)
         if metadata(group).kind != GroupKind.GROUP:
             raise UsageProblem("invite links are for groups, not private conversations")
+        if open_link and not join_settings(group).open_links:
+            raise UsageProblem(
+                "open links are off in this group: an owner allows them first "
+                "('cove group open-links GROUP on'); or make an approval link"
+            )
         pair = None if open_link else await self.ensure_intake(group)
         group = await self._group(group_id)
         a, now = self.c.account, self.c.clock.now()

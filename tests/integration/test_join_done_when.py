@@ -5,7 +5,8 @@ relay account** joins the first group with the link alone, the moderator reads h
 answers and approves; she sees the titles only, her acceptance of the rules reaches the
 members, and she replies to a thread created before she joined; with the same account she
 joins the second group by its link and reads the full history. The members read her
-replies in the old threads.
+replies in the old threads. And an open link, once the owner allows them, admits exactly
+one joiner per use.
 """
 
 from __future__ import annotations
@@ -104,3 +105,31 @@ def test_a_newcomer_joins_by_link_accepts_the_rules_and_replies_to_an_old_thread
         thread = org.ok("read", g, t)
         assert [(m["sender"], m["body"]) for m in thread][-1] == ("nia", text)
     assert org.ok("rules", "accepted", gid)["1"] == ["nia", "olga"]
+
+
+def test_an_open_link_admits_exactly_one_joiner_per_use_through_cove(
+    tmp_path: Path, links_relay: RelayProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org = Cove(tmp_path / "owner", capsys)
+    org.ok("init", "--relay", links_relay.url, "--handle", "owner",
+           "--invite", organizer_code(links_relay))  # fmt: skip
+    gid = org.ok("group", "create", "Open circle")["id"]
+    code, doc, _ = org("invite", "create", gid, "--open", "--max-uses", "2")
+    assert code != 0 and doc["message"].startswith("open links are off in this group")
+    org.ok("group", "open-links", gid, "on")
+    url = org.ok("invite", "create", gid, "--open", "--max-uses", "2")["url"]
+    for name in ("rae", "sam"):
+        joined = Cove(tmp_path / name, capsys).ok("join", url, "--handle", name)
+        assert (joined["state"], joined["group_id"]) == ("joined", gid)
+    late = Cove(tmp_path / "tom", capsys)
+    code, doc, err = late("join", url, "--handle", "tom")
+    assert (code, doc["error"], doc["message"]) == (
+        1,
+        "InviteProblem",
+        "this invite link has been used as many times as it allows; "
+        "ask the group's organizer for a new link",
+    ), err
+    org.ok("sync")
+    assert sorted(m["handle"] for m in org.ok("members", gid)) == ["owner", "rae", "sam"]
+    listed = org.ok("invite", "list", gid)["links"]
+    assert [(x["mode"], x["counted"]) for x in listed] == [("open", 2)]
