@@ -119,6 +119,7 @@ def test_requests_without_the_cookie_or_from_elsewhere_are_refused(
     origin = {"Origin": app.base}
     form = f"csrf={csrf}".encode()
     urlenc = {"Content-Type": "application/x-www-form-urlencoded"}
+    wrong = "y" if cookie[0] == "x" else "x"  # another first character: never the real cookie
 
     # Baseline: with the cookie, a page and a same-origin form are accepted.
     assert request(app, "GET", "/", **ok)[0] == 200
@@ -128,7 +129,7 @@ def test_requests_without_the_cookie_or_from_elsewhere_are_refused(
     refusals = {
         "no cookie": request(app, "GET", "/"),
         "no cookie, static": request(app, "GET", "/static/app.js"),
-        "wrong cookie": request(app, "GET", "/", Cookie=f"{COOKIE}=x{cookie[1:]}"),
+        "wrong cookie": request(app, "GET", "/", Cookie=f"{COOKIE}={wrong}{cookie[1:]}"),
         "rebinding Host": request(app, "GET", "/", **ok, Host=f"evil.example:{app.port}"),
         "Host without port": request(app, "GET", "/", **ok, Host="127.0.0.1"),
         "cross-site fetch": request(app, "GET", "/", **ok, Sec_Fetch_Site="cross-site"),
