@@ -278,7 +278,12 @@ class PostMessageRequest(Envelope):
       in those devices' inboxes and their accounts join the access-control
       table when the commit is accepted.
     - ``remove``: only with a commit; accounts leaving the access-control table.
+
+    Bounded by ``request_body`` (a commit and its Welcome, up to ``mls_message`` +
+    ``welcome``), not by the 512 KiB default of other envelopes.
     """
+
+    MAX_BYTES: ClassVar[int] = L.REQUEST_BODY
 
     idempotency_key: Annotated[bytes, Bytes(L.IDEMPOTENCY_KEY_MIN, L.IDEMPOTENCY_KEY_MAX)]
     message: Annotated[bytes, Bytes(1, L.MLS_MESSAGE)]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from cove.protocol.errors import DecodeError
 from cove.protocol.wire import envelopes as E
 from cove.protocol.wire.codes import DESCRIPTIONS, ErrorCode
+from cove.protocol.wire.limits import limit
 from cove.protocol.wire.schema import Bool, Bytes, Int, ListOf, Nested, Spec, Str, WireVersionError
 
 
@@ -134,3 +135,15 @@ def test_every_error_code_has_a_status_and_a_description() -> None:
         assert DESCRIPTIONS[code]
     assert ErrorCode.INTERNAL.status == 500
     assert all(c.status < 500 for c in ErrorCode if c is not ErrorCode.INTERNAL)
+
+
+def test_a_post_carrying_a_large_commit_and_welcome_decodes_up_to_request_body() -> None:
+    # a 2,000-member Add commit with its Welcome is above the 512 KiB envelope default
+    big = E.PostMessageRequest(
+        idempotency_key=b"k" * 16, message=b"m" * (1 << 20), position=0,
+        welcome=b"w" * (3 << 20), welcome_devices=(b"d" * 16,),
+    )  # fmt: skip
+    assert limit("request_body") == E.PostMessageRequest.MAX_BYTES
+    assert E.PostMessageRequest.decode(big.encode()) == big
+    with pytest.raises(DecodeError, match="over the limit"):
+        E.PostMessageRequest.decode(b"\x00" * (limit("request_body") + 1))
