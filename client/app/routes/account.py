@@ -124,7 +124,7 @@ async def _join_page(
         return app.views.page("welcome.html", status=400, form=form_, error=str(exc))
     return app.views.page(
         "welcome_join.html", status=400 if error else 200, preview=preview, link=link,
-        handle=handle, answers=answers, error=error,
+        form={"invite": link, "relay": "", "handle": handle}, answers=answers, error=error,
     )  # fmt: skip
 
 
