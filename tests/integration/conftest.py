@@ -20,3 +20,12 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
     data: Path = tmp_path_factory.mktemp("relay")
     with RelayProcess.start(data, registration="open", limits=SHARED_LIMITS) as proc:
         yield proc
+
+
+@pytest.fixture(scope="module")
+def links_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
+    """A relay that registers only with a relay invite code or an invite link
+    (``tests/support/links.py``, which imports this module's limits), one per test module."""
+    from tests.support.links import serve_links_relay
+
+    yield from serve_links_relay(tmp_path_factory)

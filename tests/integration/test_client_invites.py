@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -32,7 +31,7 @@ from cove.protocol.crypto import OsRandom
 from cove.protocol.invites import InviteLink, LinkPreview, open_preview, parse_invite_link
 from cove.protocol.invites.preview import seal_preview
 from tests.support.canary import Canaries, scan_tree
-from tests.support.links import organizer_code, serve_links_relay, set_expiry
+from tests.support.links import organizer_code, set_expiry
 from tests.support.relay_process import RelayProcess
 
 pytestmark = pytest.mark.integration
@@ -42,11 +41,6 @@ Q2 = "What would you like from it?"
 A1 = "From the rheumatology clinic's flyer"
 A2 = "People who understand flares 💜"
 DEAD = "; ask the group's organizer for a new link"
-
-
-@pytest.fixture(scope="module")
-def links_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
-    yield from serve_links_relay(tmp_path_factory)
 
 
 class Cove:

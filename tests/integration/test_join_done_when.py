@@ -16,17 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_client_invites import A1, A2, Q1, Q2, Cove
-from tests.support.links import organizer_code, serve_links_relay
+from tests.support.links import organizer_code
 from tests.support.relay_process import RelayProcess
 
 pytestmark = pytest.mark.integration
 
 BODY, REPLY = "BODY night sweats, every night", "REPLY magnesium helped me"
-
-
-@pytest.fixture(scope="module")
-def links_relay(tmp_path_factory: pytest.TempPathFactory) -> RelayProcess:
-    yield from serve_links_relay(tmp_path_factory)  # type: ignore[misc]
 
 
 def test_a_newcomer_joins_by_link_accepts_the_rules_and_replies_to_an_old_thread(

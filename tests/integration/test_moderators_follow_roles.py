@@ -30,15 +30,10 @@ from cove.protocol.invites import (
 )
 from cove.protocol.invites.intake import INTAKE_EXPORTER_LABEL
 from tests.integration.test_client_invites import A1, Q1, Cove, organizer, relay_db
-from tests.support.links import organizer_code, serve_links_relay
+from tests.support.links import organizer_code
 from tests.support.relay_process import RelayProcess
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def links_relay(tmp_path_factory: pytest.TempPathFactory) -> object:
-    yield from serve_links_relay(tmp_path_factory)
 
 
 def moderator(

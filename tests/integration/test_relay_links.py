@@ -17,7 +17,6 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -49,7 +48,6 @@ from tests.support.links import (
     post_body,
     register_with_link,
     run,
-    serve_links_relay,
     set_expiry,
 )
 from tests.support.relay_process import (
@@ -63,11 +61,6 @@ from tests.support.relay_process import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def links_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
-    yield from serve_links_relay(tmp_path_factory)
 
 
 # -- management ------------------------------------------------------------------------

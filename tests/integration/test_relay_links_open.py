@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,6 @@ from tests.support.links import (
     post_body,
     register_with_link,
     run,
-    serve_links_relay,
 )
 from tests.support.relay_process import (
     CONTENT_COMMIT,
@@ -57,11 +55,6 @@ from tests.support.relay_process import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def links_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayProcess]:
-    yield from serve_links_relay(tmp_path_factory)
 
 
 # -- open links ---------------------------------------------------------------------------
